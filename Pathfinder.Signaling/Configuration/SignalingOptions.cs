@@ -1,0 +1,63 @@
+namespace Pathfinder.Signaling.Configuration;
+
+/// <summary>
+/// The PeerJS server settings (configuration section <c>Signaling</c>). Names and defaults follow the seed's
+/// reference server; times are whole milliseconds as in the reference.
+/// </summary>
+public sealed class SignalingOptions
+{
+    public const string SectionName = "Signaling";
+
+    /// <summary>HTTP port used when no URLs are configured for the host (ASPNETCORE_URLS, --urls, Kestrel endpoints).</summary>
+    public int Port { get; set; } = 9000;
+
+    /// <summary>Mount path of the HTTP API; the WebSocket lives at <c>{Path}/peerjs</c>.</summary>
+    public string Path { get; set; } = "/pathfinder";
+
+    /// <summary>The only key accepted on the WebSocket and the HTTP API.</summary>
+    public string Key { get; set; } = "pathfinder";
+
+    /// <summary>A peer whose last HEARTBEAT is older than this is dropped (ms).</summary>
+    public int AliveTimeout { get; set; } = 60_000;
+
+    /// <summary>Age after which an offline destination's queued messages expire and senders get EXPIRE (ms).</summary>
+    public int ExpireTimeout { get; set; } = 5_000;
+
+    /// <summary>Maximum number of registered peers; checked only when a new id registers.</summary>
+    public int ConcurrentLimit { get; set; } = 5_000;
+
+    /// <summary>Enables <c>GET {Path}/{key}/peers</c>.</summary>
+    public bool AllowDiscovery { get; set; }
+
+    /// <summary>Period of the offline-queue expiry sweep (ms), the reference's cleanup_out_msgs.</summary>
+    public int CleanupOutMsgs { get; set; } = 1_000;
+
+    /// <summary>Period of the liveness sweep (ms).</summary>
+    public int LivenessCheckInterval { get; set; } = 1_000;
+
+    /// <summary>Largest accepted WebSocket message in bytes; a larger one closes that sender (1009).</summary>
+    public int MaxMessageBytes { get; set; } = 512 * 1024;
+
+    /// <summary>Messages waiting to be written to one peer; a peer that lets it fill up is a slow consumer and is closed.</summary>
+    public int SendQueueCapacity { get; set; } = 512;
+
+    /// <summary>Messages kept for one offline destination.</summary>
+    public int OfflineQueuePerPeer { get; set; } = 256;
+
+    /// <summary>Bytes kept in all offline queues together.</summary>
+    public long OfflineQueueTotalBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>The path without a trailing slash ("" for the root), as routes are built from it.</summary>
+    public string NormalizedPath => NormalizePath(Path);
+
+    public static string NormalizePath(string path)
+    {
+        var trimmed = (path ?? string.Empty).Trim().TrimEnd('/');
+        if (trimmed.Length > 0 && trimmed[0] != '/')
+        {
+            trimmed = "/" + trimmed;
+        }
+
+        return trimmed;
+    }
+}

@@ -1,0 +1,52 @@
+namespace Pathfinder.Signaling.Routing;
+
+/// <summary>
+/// What routing needs of one connected peer. Transport implements it; routing never sees a socket.
+/// </summary>
+public interface IPeerConnection
+{
+    /// <summary>The peer id the client asked for.</summary>
+    string Id { get; }
+
+    /// <summary>The client's opaque token; same id + same token is the owner reconnecting.</summary>
+    string Token { get; }
+
+    /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last HEARTBEAT or of registration.</summary>
+    long LastHeartbeat { get; set; }
+
+    /// <summary>
+    /// Queues a complete frame for this peer without blocking. False when the peer is closing or its bounded send
+    /// queue is full (it is then closed as a slow consumer): the frame was not and will not be delivered.
+    /// </summary>
+    bool TrySend(ReadOnlyMemory<byte> frame);
+
+    /// <summary>Closes the connection (idempotent, never blocks); the reason is kept for logs and metrics.</summary>
+    void Close(DisconnectReason reason);
+}
+
+/// <summary>Why a registered peer went away.</summary>
+public enum DisconnectReason
+{
+    ClientClose,
+    HeartbeatTimeout,
+    SlowConsumer,
+    Takeover,
+    MessageTooBig,
+    Shutdown,
+    Error,
+}
+
+public static class DisconnectReasons
+{
+    /// <summary>Tag value for metrics and logs: small, fixed set.</summary>
+    public static string Name(this DisconnectReason reason) => reason switch
+    {
+        DisconnectReason.ClientClose => "client_close",
+        DisconnectReason.HeartbeatTimeout => "heartbeat_timeout",
+        DisconnectReason.SlowConsumer => "slow_consumer",
+        DisconnectReason.Takeover => "takeover",
+        DisconnectReason.MessageTooBig => "message_too_big",
+        DisconnectReason.Shutdown => "shutdown",
+        _ => "error",
+    };
+}

@@ -1,0 +1,231 @@
+using Microsoft.Extensions.Options;
+using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Protocol;
+using Pathfinder.Signaling.Telemetry;
+
+namespace Pathfinder.Signaling.Routing;
+
+/// <summary>
+/// Decides where each message goes: a peer on this replica (lock-free shortcut), otherwise the directory (another
+/// replica, the offline queue, or nowhere). Owns registration, liveness and expiry policy; knows no sockets.
+/// </summary>
+public sealed class PeerRouter
+{
+    private readonly LocalPeerTable _local;
+    private readonly IPeerDirectory _directory;
+    private readonly TimeProvider _time;
+    private readonly SignalingMetrics _metrics;
+    private readonly ILogger<PeerRouter> _logger;
+    private readonly int _concurrentLimit;
+    private readonly long _aliveTicks;
+
+    public PeerRouter(
+        LocalPeerTable local,
+        IPeerDirectory directory,
+        TimeProvider time,
+        IOptions<SignalingOptions> options,
+        SignalingMetrics metrics,
+        ILogger<PeerRouter> logger)
+    {
+        _local = local;
+        _directory = directory;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _concurrentLimit = options.Value.ConcurrentLimit;
+        _aliveTicks = options.Value.AliveTimeout * time.TimestampFrequency / 1000;
+    }
+
+    public LocalPeerTable LocalPeers => _local;
+
+    /// <summary>Registers a connection whose key was accepted. On success it has been handed OPEN (and its queue).</summary>
+    public async ValueTask<ClaimOutcome> ConnectAsync(IPeerConnection peer, CancellationToken cancellationToken)
+    {
+        peer.LastHeartbeat = _time.GetTimestamp();
+        var result = await _directory.ClaimAsync(peer, _concurrentLimit, cancellationToken);
+        if (result.Superseded is { } superseded)
+        {
+            superseded.Close(DisconnectReason.Takeover);
+        }
+
+        return result.Outcome;
+    }
+
+    /// <summary>
+    /// Frees the id of a connection that is closing, unless a newer connection already holds it. Never blocks:
+    /// an asynchronous release (a backplane round trip) completes in the background.
+    /// </summary>
+    public void Release(IPeerConnection peer)
+    {
+        var pending = _directory.ReleaseAsync(peer);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            _ = ObserveAsync(pending);
+        }
+    }
+
+    private async Task ObserveAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception ex)
+        {
+            Log.ReleaseFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>Handles one parsed client message (HEARTBEAT, relay types; everything else is ignored).</summary>
+    public ValueTask RelayAsync(IPeerConnection from, in ClientMessage message)
+    {
+        switch (message.Type)
+        {
+            case MessageType.Heartbeat:
+                from.LastHeartbeat = _time.GetTimestamp();
+                return ValueTask.CompletedTask;
+            case MessageType.Ignored:
+                _metrics.MessageIgnored();
+                return ValueTask.CompletedTask;
+        }
+
+        if (message.Dst is not { } dst)
+        {
+            // No destination: nothing to deliver. (The reference unregisters a LEAVE sender here but leaves its
+            // socket open, which corrupts the registry; we simply drop it.)
+            _metrics.MessageIgnored();
+            return ValueTask.CompletedTask;
+        }
+
+        var outbound = new Outbound(message.Type, from.Id, dst, RelayFrame.Write(message.Type, from.Id, dst, message.Payload));
+        return DeliverAsync(outbound, from);
+    }
+
+    /// <summary>
+    /// Delivers a relayed (or server-made EXPIRE) message. <paramref name="sender"/> is the local connection to tell
+    /// about a failed delivery, when there is one.
+    /// </summary>
+    public ValueTask DeliverAsync(Outbound message, IPeerConnection? sender)
+    {
+        if (_local.TryGet(message.Dst, out var target))
+        {
+            if (target.TrySend(message.Frame))
+            {
+                _metrics.Relayed(RelayRoute.Local);
+            }
+            else
+            {
+                OnUndeliverable(message, sender);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        var pending = _directory.RouteAsync(message);
+        if (pending.IsCompletedSuccessfully)
+        {
+            OnRouted(pending.Result, message, sender);
+            return ValueTask.CompletedTask;
+        }
+
+        return AwaitRoute(pending, message, sender);
+    }
+
+    private async ValueTask AwaitRoute(ValueTask<RouteOutcome> pending, Outbound message, IPeerConnection? sender) =>
+        OnRouted(await pending, message, sender);
+
+    private void OnRouted(RouteOutcome outcome, Outbound message, IPeerConnection? sender)
+    {
+        switch (outcome)
+        {
+            case RouteOutcome.Delivered:
+                _metrics.Relayed(RelayRoute.Remote);
+                break;
+            case RouteOutcome.Queued:
+                _metrics.OfflineQueued();
+                break;
+            case RouteOutcome.QueueFull:
+                _metrics.OfflineRefused();
+                Log.OfflineQueueFull(_logger, message.Dst);
+                if (sender is not null)
+                {
+                    // The destination cannot take more: tell the sender now, as an expiry would later.
+                    sender.TrySend(RelayFrame.Expire(message.Dst, message.Src));
+                }
+
+                break;
+            case RouteOutcome.Undeliverable:
+                OnUndeliverable(message, sender);
+                break;
+            default:
+                _metrics.MessageDropped();
+                break;
+        }
+    }
+
+    private void OnUndeliverable(Outbound message, IPeerConnection? sender)
+    {
+        _metrics.MessageDropped();
+        if (sender is not null && message.Type != MessageType.Leave)
+        {
+            // As the reference: a failed delivery is answered with LEAVE from the unreachable peer.
+            sender.TrySend(RelayFrame.Leave(message.Dst, message.Src));
+        }
+    }
+
+    /// <summary>Closes every local peer whose last HEARTBEAT is at least alive_timeout old.</summary>
+    public int SweepLiveness()
+    {
+        var now = _time.GetTimestamp();
+        var dropped = 0;
+        foreach (var peer in _local.Connections)
+        {
+            if (now - peer.LastHeartbeat >= _aliveTicks)
+            {
+                peer.Close(DisconnectReason.HeartbeatTimeout);
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
+    /// <summary>Expires old offline queues and sends one EXPIRE per (sender, destination) to the sender.</summary>
+    public async ValueTask<int> SweepExpiredAsync(CancellationToken cancellationToken)
+    {
+        var expired = await _directory.TakeExpiredAsync(cancellationToken);
+        foreach (var pair in expired)
+        {
+            _metrics.OfflineExpired();
+            var expire = new Outbound(MessageType.Expire, pair.Offline, pair.Sender, RelayFrame.Expire(pair.Offline, pair.Sender));
+            await DeliverAsync(expire, sender: null);
+        }
+
+        return expired.Count;
+    }
+
+    /// <summary>Closes every local peer (shutdown).</summary>
+    public void CloseAll(DisconnectReason reason)
+    {
+        foreach (var peer in _local.Connections)
+        {
+            peer.Close(reason);
+        }
+    }
+
+    public ValueTask<IReadOnlyList<string>> GetPeerIdsAsync(CancellationToken cancellationToken) =>
+        _directory.GetPeerIdsAsync(cancellationToken);
+
+    /// <summary>A fresh id for <c>GET /id</c>: a UUID v4 (valid for the client's validateId) not currently registered.</summary>
+    public async ValueTask<string> NewIdAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var id = Guid.NewGuid().ToString();
+            if (!await _directory.IsRegisteredAsync(id, cancellationToken))
+            {
+                return id;
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+namespace Pathfinder.Signaling.Telemetry;
+
+/// <summary>Every log event of the service, with stable event ids. The key is never logged.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "[PeerJS] Client connected: {PeerId} from {RemoteIp}")]
+    public static partial void PeerConnected(ILogger logger, string peerId, string? remoteIp);
+
+    [LoggerMessage(2, LogLevel.Information, "[PeerJS] Client disconnected: {PeerId} ({Reason})")]
+    public static partial void PeerDisconnected(ILogger logger, string peerId, string reason);
+
+    [LoggerMessage(3, LogLevel.Information, "[PeerJS] Handshake rejected ({Outcome}) for id '{PeerId}' from {RemoteIp}")]
+    public static partial void HandshakeRejected(ILogger logger, string outcome, string? peerId, string? remoteIp);
+
+    [LoggerMessage(4, LogLevel.Debug, "Dropped a malformed frame from {PeerId} ({Length} bytes)")]
+    public static partial void MalformedFrame(ILogger logger, string peerId, int length);
+
+    [LoggerMessage(5, LogLevel.Warning, "Closing {PeerId}: message larger than {Limit} bytes")]
+    public static partial void MessageTooBig(ILogger logger, string peerId, int limit);
+
+    [LoggerMessage(6, LogLevel.Warning, "Closing {PeerId}: its send queue is full (slow consumer)")]
+    public static partial void SlowConsumer(ILogger logger, string peerId);
+
+    [LoggerMessage(7, LogLevel.Warning, "Offline queue for {PeerId} is full; the sender gets EXPIRE")]
+    public static partial void OfflineQueueFull(ILogger logger, string peerId);
+
+    [LoggerMessage(8, LogLevel.Debug, "Connection of {PeerId} ended with an error")]
+    public static partial void ConnectionError(ILogger logger, string peerId, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Warning, "Releasing a peer id failed; its lease will run out")]
+    public static partial void ReleaseFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Error, "Sweep failed")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics.Metrics;
+using Pathfinder.Signaling.Routing;
+
+namespace Pathfinder.Signaling.Telemetry;
+
+public enum RelayRoute
+{
+    Local,
+    Remote,
+}
+
+/// <summary>Outcome of a WebSocket handshake, as a metric tag.</summary>
+public enum ConnectOutcome
+{
+    Opened,
+    InvalidKey,
+    IdTaken,
+    Limit,
+    BadRequest,
+}
+
+/// <summary>
+/// Every instrument of the meter <c>Pathfinder.Signaling</c>. Tag values come from small enums, never peer ids.
+/// </summary>
+public sealed class SignalingMetrics
+{
+    public const string MeterName = "Pathfinder.Signaling";
+
+    private readonly UpDownCounter<long> _activePeers;
+    private readonly Counter<long> _connections;
+    private readonly Counter<long> _disconnects;
+    private readonly Counter<long> _relayed;
+    private readonly Counter<long> _malformed;
+    private readonly Counter<long> _ignored;
+    private readonly Counter<long> _dropped;
+    private readonly Counter<long> _queued;
+    private readonly Counter<long> _delivered;
+    private readonly Counter<long> _expired;
+    private readonly Counter<long> _refused;
+
+    public SignalingMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _activePeers = meter.CreateUpDownCounter<long>(
+            "pathfinder.signaling.active_peers", "{peer}", "Peers with an open, registered connection on this replica.");
+        _connections = meter.CreateCounter<long>(
+            "pathfinder.signaling.connections", "{connection}", "WebSocket handshakes by outcome.");
+        _disconnects = meter.CreateCounter<long>(
+            "pathfinder.signaling.disconnects", "{connection}", "Registered peers that went away, by reason.");
+        _relayed = meter.CreateCounter<long>(
+            "pathfinder.signaling.messages.relayed", "{message}", "Messages handed to their destination, by route.");
+        _malformed = meter.CreateCounter<long>(
+            "pathfinder.signaling.messages.malformed", "{message}", "Frames dropped because they were not a JSON object.");
+        _ignored = meter.CreateCounter<long>(
+            "pathfinder.signaling.messages.ignored", "{message}", "Well-formed messages of a type the server does not relay, or without dst.");
+        _dropped = meter.CreateCounter<long>(
+            "pathfinder.signaling.messages.dropped", "{message}", "Messages that could not be delivered or queued.");
+        _queued = meter.CreateCounter<long>(
+            "pathfinder.signaling.offline.queued", "{message}", "Messages queued for an offline destination.");
+        _delivered = meter.CreateCounter<long>(
+            "pathfinder.signaling.offline.delivered", "{message}", "Queued messages delivered when their destination connected.");
+        _expired = meter.CreateCounter<long>(
+            "pathfinder.signaling.offline.expired", "{message}", "EXPIRE notices for queues that timed out.");
+        _refused = meter.CreateCounter<long>(
+            "pathfinder.signaling.offline.refused", "{message}", "Messages refused because an offline queue was full.");
+    }
+
+    public void PeerOpened() => _activePeers.Add(1);
+
+    public void PeerClosed(DisconnectReason reason)
+    {
+        _activePeers.Add(-1);
+        _disconnects.Add(1, new KeyValuePair<string, object?>("reason", reason.Name()));
+    }
+
+    public void Connection(ConnectOutcome outcome) =>
+        _connections.Add(1, new KeyValuePair<string, object?>("outcome", OutcomeName(outcome)));
+
+    public void Relayed(RelayRoute route) =>
+        _relayed.Add(1, new KeyValuePair<string, object?>("route", route == RelayRoute.Local ? "local" : "remote"));
+
+    public void Malformed() => _malformed.Add(1);
+
+    public void MessageIgnored() => _ignored.Add(1);
+
+    public void MessageDropped() => _dropped.Add(1);
+
+    public void OfflineQueued() => _queued.Add(1);
+
+    public void OfflineDelivered(int count)
+    {
+        if (count > 0)
+        {
+            _delivered.Add(count);
+        }
+    }
+
+    public void OfflineExpired() => _expired.Add(1);
+
+    public void OfflineRefused() => _refused.Add(1);
+
+    private static string OutcomeName(ConnectOutcome outcome) => outcome switch
+    {
+        ConnectOutcome.Opened => "opened",
+        ConnectOutcome.InvalidKey => "invalid_key",
+        ConnectOutcome.IdTaken => "id_taken",
+        ConnectOutcome.Limit => "limit",
+        _ => "bad_request",
+    };
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of the solution: unit, protocol (real loopback sockets), scale-out (a real redis-server),
+# Aspire integration and real-browser tests. Everything runs inside a private network namespace
+# (scripts/netns-run.sh), so WebRTC in the browser tests can never send packets off this machine.
+# Ends with the line "N passed, N failed, N skipped" and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v dotnet >/dev/null || missing+=("dotnet (the .NET 10 SDK)")
+command -v redis-server >/dev/null || missing+=("redis-server (apt-get install -y redis-server)")
+[ -x /usr/bin/chromium ] || missing+=("/usr/bin/chromium (apt-get install -y chromium)")
+command -v ip >/dev/null || missing+=("ip (apt-get install -y iproute2)")
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'scripts/test.sh: missing %s\n' "${missing[@]}" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+client=tests/Pathfinder.Browser.Tests/client
+if [ -f "$client/package-lock.json" ] && [ ! -d "$client/node_modules" ]; then
+  npm ci --prefix "$client" --no-audit --no-fund || { echo "0 passed, 1 failed"; exit 1; }
+fi
+
+# Restore and build outside the namespace: it has no route to package sources.
+if ! dotnet build Pathfinder.sln -nologo -v quiet -clp:ErrorsOnly; then
+  echo "scripts/test.sh: the build failed" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+results=TestResults
+rm -rf "$results"
+bash scripts/netns-run.sh dotnet test Pathfinder.sln --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@"
+status=$?
+
+passed=0 failed=0 skipped=0 total=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  t=$(get total); p=$(get passed); f=$(get failed); e=$(get error); x=$(get timeout); a=$(get aborted)
+  n=$(get notExecuted)
+  total=$((total + ${t:-0}))
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0} + ${a:-0}))
+  skipped=$((skipped + ${n:-0}))
+done
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # The run failed without a failed test (a crashed test host, a project that never reported): count it.
+  failed=1
+fi
+if [ "$total" -eq 0 ]; then
+  failed=$((failed == 0 ? 1 : failed))
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
