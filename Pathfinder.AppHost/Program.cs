@@ -1,23 +1,32 @@
 using Microsoft.Extensions.Configuration;
+using Pathfinder.AppHost;
+using Pathfinder.GrafanaDev;
 
-// Local orchestration for Pathfinder: the PeerJS signaling service behind Aspire's proxy on a fixed port.
+// The Pathfinder dev environment: Redis, N signaling replicas behind one proxy, Grafana with the plugin.
 var builder = DistributedApplication.CreateBuilder(args);
 
-// Browsers and PeerJS clients use http://localhost:9000/pathfinder; the proxy in front of the
-// replicas spreads their connections. Each replica listens on a port of its own behind it.
-const int SignalingPort = 9000;
-var replicas = builder.Configuration.GetValue("Signaling:Replicas", 1);
+// Decided before any resource is added: a container resource without a runtime blocks the whole app.
+var containers = ContainerSupport.Detect(builder.Configuration);
 
-// Scale-out (later): a local redis-server executable resource "redis" is added here, and the
-// signaling replicas get .WithReference(redis).WaitFor(redis) to share their peer registry.
+// The Redis container, else a local redis-server, else none (one in-memory replica; the console says why).
+var redis = builder.AddPathfinderRedis("redis", containers);
 
-// No launch profile: Aspire gives each replica its port via ASPNETCORE_URLS, and the service
-// runs in the AppHost's environment (Development under `dotnet run`).
-builder.AddProject<Projects.Pathfinder_Signaling>("signaling", launchProfileName: null)
-    .WithHttpEndpoint(port: SignalingPort, name: "http")
+// Browsers and the plugin use http://localhost:9000/pathfinder, key "pathfinder"; Aspire's proxy on 9000
+// spreads connections over the replicas, each on a port of its own (ASPNETCORE_URLS).
+var peerJs = PeerJsSettings.LocalDefault;
+var signaling = builder.AddProject<Projects.Pathfinder_Signaling>("signaling", launchProfileName: null)
+    .WithHttpEndpoint(port: peerJs.Port, name: "http")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
     .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
-    .WithReplicas(replicas);
+    .WithPathfinderRedis(redis)
+    .WithReplicas(redis is null ? 1 : builder.Configuration.GetValue("Signaling:Replicas", 2));
+
+// The plugin's dev build (Pathfinder:PluginDir) and Grafana (containers only) with the plugin provisioned.
+var plugin = builder.AddPathfinderPluginDevBuild();
+if (containers.Usable)
+{
+    builder.AddPathfinderGrafana(peerJs, plugin).WaitFor(signaling);
+}
 
 builder.Build().Run();

@@ -11,6 +11,33 @@ public static class GrafanaDevDefaults
     /// <summary>The Grafana image used when a container runtime is available.</summary>
     public const string GrafanaImage = "grafana/grafana-enterprise";
 
-    /// <summary>The pinned Grafana image tag.</summary>
+    /// <summary>The pinned Grafana image tag (the plugin needs Grafana 12.3 or newer).</summary>
     public const string GrafanaImageTag = "12.3.0";
+
+    /// <summary>The Grafana resource's name in the Aspire model and dashboard.</summary>
+    public const string GrafanaResourceName = "grafana";
+
+    /// <summary>The host port browsers use: http://localhost:3000.</summary>
+    public const int GrafanaPort = 3000;
+
+    /// <summary>Dev login (the plugin's dev setup logs in as admin/admin).</summary>
+    public const string AdminUser = "admin";
+
+    /// <summary>Dev password; this Grafana is reachable on the developer's machine only.</summary>
+    public const string AdminPassword = "admin";
+
+    /// <summary>The feature toggles the plugin's own dev environment enables (sidebar, user storage).</summary>
+    public const string FeatureToggles = "appSidecar,extensionSidebar,localizationForPlugins,userStorageAPI";
+
+    /// <summary>Where Grafana loads plugins from inside the container.</summary>
+    public const string ContainerPluginsDirectory = "/var/lib/grafana/plugins";
+
+    /// <summary>Grafana's provisioning root inside the container.</summary>
+    public const string ContainerProvisioningDirectory = "/etc/grafana/provisioning";
+
+    /// <summary>The prefix of every plugin dev build resource (plugin-dev, plugin-dev-install, plugin-dev-backend).</summary>
+    public const string PluginDevResourceName = "plugin-dev";
+
+    /// <summary>The configuration key naming a grafana-pathfinder-app checkout (env: Pathfinder__PluginDir).</summary>
+    public const string PluginDirConfigKey = "Pathfinder:PluginDir";
 }

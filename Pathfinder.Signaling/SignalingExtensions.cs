@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Pathfinder.Signaling.Cluster;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Routing;
@@ -38,7 +39,15 @@ public static class SignalingExtensions
         services.AddSingleton<SignalingMetrics>();
 
         services.AddSingleton<LocalPeerTable>();
-        services.AddSingleton<IPeerDirectory, InMemoryPeerDirectory>();
+        if (builder.Configuration.HasCluster())
+        {
+            builder.AddSignalingCluster();
+        }
+        else
+        {
+            services.AddSingleton<IPeerDirectory, InMemoryPeerDirectory>();
+        }
+
         services.AddSingleton<PeerRouter>();
         services.AddHostedService<SweepService>();
 

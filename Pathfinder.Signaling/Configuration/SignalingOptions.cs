@@ -47,6 +47,45 @@ public sealed class SignalingOptions
     /// <summary>Bytes kept in all offline queues together.</summary>
     public long OfflineQueueTotalBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Origins allowed to use the HTTP API and to open sockets: exact origins (<c>https://grafana.example.com</c>) or
+    /// wildcard subdomains (<c>https://*.example.com</c>). Empty (the default) allows any origin, as the reference.
+    /// </summary>
+    public string[] CorsOrigins { get; set; } = [];
+
+    /// <summary>
+    /// The service runs behind a reverse proxy: X-Forwarded-For/Proto are honoured, but only from
+    /// <see cref="KnownProxies"/> (loopback when none are listed). Off: forwarded headers are ignored.
+    /// </summary>
+    public bool Proxied { get; set; }
+
+    /// <summary>Addresses (<c>10.0.0.5</c>) or networks (<c>10.0.0.0/8</c>) of the proxies whose forwarded headers are trusted; implies <see cref="Proxied"/>.</summary>
+    public string[] KnownProxies { get; set; } = [];
+
+    /// <summary>Concurrent WebSockets per client IP (the seed's MAX_CONNECTIONS_PER_PEER); 0 = no limit.</summary>
+    public int MaxConnectionsPerIp { get; set; } = 50;
+
+    /// <summary>Rate limiting of the HTTP API and WebSocket upgrades per client IP; unset = off in Development, on elsewhere.</summary>
+    public bool? RateLimitEnabled { get; set; }
+
+    /// <summary>Requests (HTTP API calls and WebSocket upgrades) one client IP may make per <see cref="RateLimitWindow"/>.</summary>
+    public int RateLimitMax { get; set; } = 100;
+
+    /// <summary>The rate-limit window (ms): fixed windows, 15 minutes as the seed.</summary>
+    public int RateLimitWindow { get; set; } = 15 * 60 * 1000;
+
+    /// <summary>Certificate for HTTPS/WSS directly from Kestrel: a PEM certificate (with <see cref="TlsKeyPath"/>) or a PKCS#12 (.pfx) file.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsCertificatePath"/> (omit for .pfx or a PEM holding both).</summary>
+    public string? TlsKeyPath { get; set; }
+
+    /// <summary>Password of the .pfx or of an encrypted PEM key. Never logged.</summary>
+    public string? TlsCertificatePassword { get; set; }
+
+    /// <summary>Whether rate limiting is on in this environment.</summary>
+    public bool RateLimitingOn(IHostEnvironment environment) => RateLimitEnabled ?? !environment.IsDevelopment();
+
     /// <summary>The path without a trailing slash ("" for the root), as routes are built from it.</summary>
     public string NormalizedPath => NormalizePath(Path);
 

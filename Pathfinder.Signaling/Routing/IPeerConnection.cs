@@ -11,6 +11,9 @@ public interface IPeerConnection
     /// <summary>The client's opaque token; same id + same token is the owner reconnecting.</summary>
     string Token { get; }
 
+    /// <summary>Unique per connection within this process: tells two connections of the same id apart.</summary>
+    long ConnectionId { get; }
+
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last HEARTBEAT or of registration.</summary>
     long LastHeartbeat { get; set; }
 

@@ -22,6 +22,12 @@ public enum RouteOutcome
 
     /// <summary>The destination was registered but could not take the message: the sender gets LEAVE.</summary>
     Undeliverable,
+
+    /// <summary>
+    /// The backplane is unreachable, so where the destination lives is unknown: the sender is told at once with
+    /// EXPIRE (the client reports peer-unavailable and may retry) rather than the message being silently lost.
+    /// </summary>
+    Unavailable,
 }
 
 /// <summary>The result of asking to register an id.</summary>

@@ -144,9 +144,9 @@ public sealed class PeerRouter
             case RouteOutcome.Queued:
                 _metrics.OfflineQueued();
                 break;
-            case RouteOutcome.QueueFull:
+            case RouteOutcome.QueueFull or RouteOutcome.Unavailable:
                 _metrics.OfflineRefused();
-                Log.OfflineQueueFull(_logger, message.Dst);
+                Log.NotDeliverable(_logger, message.Dst, outcome == RouteOutcome.QueueFull ? "its offline queue is full" : "the backplane is unavailable");
                 if (sender is not null)
                 {
                     // The destination cannot take more: tell the sender now, as an expiry would later.

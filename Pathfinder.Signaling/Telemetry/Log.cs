@@ -21,8 +21,8 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Warning, "Closing {PeerId}: its send queue is full (slow consumer)")]
     public static partial void SlowConsumer(ILogger logger, string peerId);
 
-    [LoggerMessage(7, LogLevel.Warning, "Offline queue for {PeerId} is full; the sender gets EXPIRE")]
-    public static partial void OfflineQueueFull(ILogger logger, string peerId);
+    [LoggerMessage(7, LogLevel.Warning, "A message for {PeerId} cannot be delivered or queued ({Why}); the sender gets EXPIRE")]
+    public static partial void NotDeliverable(ILogger logger, string peerId, string why);
 
     [LoggerMessage(8, LogLevel.Debug, "Connection of {PeerId} ended with an error")]
     public static partial void ConnectionError(ILogger logger, string peerId, Exception exception);

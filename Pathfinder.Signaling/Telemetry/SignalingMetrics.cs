@@ -37,6 +37,9 @@ public sealed class SignalingMetrics
     private readonly Counter<long> _delivered;
     private readonly Counter<long> _expired;
     private readonly Counter<long> _refused;
+    private readonly Histogram<double> _backplanePublish;
+    private readonly Counter<long> _backplaneErrors;
+    private readonly Histogram<double> _relayDuration;
 
     public SignalingMetrics(IMeterFactory meterFactory)
     {
@@ -63,7 +66,21 @@ public sealed class SignalingMetrics
             "pathfinder.signaling.offline.expired", "{message}", "EXPIRE notices for queues that timed out.");
         _refused = meter.CreateCounter<long>(
             "pathfinder.signaling.offline.refused", "{message}", "Messages refused because an offline queue was full.");
+        _backplanePublish = meter.CreateHistogram<double>(
+            "pathfinder.signaling.backplane.publish.duration", "s", "Round trip of one routing script on Redis.");
+        _backplaneErrors = meter.CreateCounter<long>(
+            "pathfinder.signaling.backplane.errors", "{error}", "Redis operations that failed.");
+        _relayDuration = meter.CreateHistogram<double>(
+            "pathfinder.signaling.relay.duration", "s", "Time from a relay leaving the sender's replica to its hand-off to the receiver's send queue.");
     }
+
+    public void BackplanePublished(TimeSpan elapsed) => _backplanePublish.Record(elapsed.TotalSeconds);
+
+    public void BackplaneError() => _backplaneErrors.Add(1);
+
+    /// <summary>End-to-end time of a relay across replicas, from the sender's replica publishing to local hand-off.</summary>
+    public void RemoteRelayDuration(long microseconds) =>
+        _relayDuration.Record(Math.Max(0, microseconds) / 1_000_000.0, new KeyValuePair<string, object?>("route", "remote"));
 
     public void PeerOpened() => _activePeers.Add(1);
 

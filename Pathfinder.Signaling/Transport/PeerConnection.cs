@@ -26,6 +26,7 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
     private readonly Channel<ReadOnlyMemory<byte>> _outbox;
     private readonly CancellationTokenSource _receiveCts = new();
     private readonly CancellationTokenSource _sendCts = new();
+    private static long s_nextConnectionId;
     private int _closing;
     private long _lastHeartbeat;
 
@@ -57,6 +58,8 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
     public string Id { get; }
 
     public string Token { get; }
+
+    public long ConnectionId { get; } = Interlocked.Increment(ref s_nextConnectionId);
 
     public long LastHeartbeat
     {
@@ -108,7 +111,7 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         }
     }
 
-    /// <summary>Sends one in-band rejection (ERROR / ID-TAKEN) and closes without a status code, as the reference.</summary>
+    /// <summary>Sends one in-band rejection (ERROR / ID-TAKEN) and closes the socket (1000).</summary>
     public async Task RejectAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
         Interlocked.Exchange(ref _closing, 1);
@@ -117,7 +120,9 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         try
         {
             await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
-            await _socket.CloseOutputAsync(WebSocketCloseStatus.Empty, null, timeout.Token);
+            // The reference closes without a status code; .NET would put the reserved code 1005 on the wire for
+            // "Empty", which browsers reject as a broken close frame, so we send a normal closure instead.
+            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
             // Wait (bounded) for the client's close frame so the close handshake completes cleanly.
             var scratch = new byte[256];
             while (_socket.State == WebSocketState.CloseSent)

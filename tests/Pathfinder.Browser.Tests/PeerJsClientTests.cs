@@ -92,7 +92,7 @@ public sealed partial class PeerJsClientTests(BrowserFixture browser, ITestOutpu
     }
 
     [Fact(Timeout = TestTimeout)]
-    public async Task Claiming_a_taken_id_yields_unavailable_id_and_leaves_the_holder_alone()
+    public async Task Claiming_a_taken_id_yields_unavailable_id_and_leaves_the_holder_reachable()
     {
         await using var host = await SignalingTestHost.StartAsync();
         var id = Unique("taken");
@@ -113,6 +113,14 @@ public sealed partial class PeerJsClientTests(BrowserFixture browser, ITestOutpu
 
         var holderStatus = await holder.StatusAsync();
         Assert.Equal(new PeerStatus(id, Open: true, Disconnected: false, Destroyed: false), holderStatus);
+
+        // The rejected claim must not have unregistered the holder: signaling still reaches it.
+        await using var visitor = await PeerPage.OpenAsync(browser, "visitor", output);
+        await visitor.StartAsync(host, Unique("visitor"));
+        Assert.Null((await visitor.WaitOpenOrErrorAsync()).Error);
+        await visitor.ConnectAsync(id);
+        Assert.Equal(id, (await visitor.WaitOutgoingOpenAsync()).Peer);
+        await holder.WaitIncomingOpenAsync();
         Assert.Empty(await holder.ErrorsAsync());
     }
 }

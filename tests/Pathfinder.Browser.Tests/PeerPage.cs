@@ -78,7 +78,7 @@ internal sealed class PeerPage : IAsyncDisposable
     {
         var json = await _page.EvaluateAsync<string>(
             "async ([index, ms]) => JSON.stringify(await window.pf.waitMessage(index, ms))",
-            new object[] { index, Ms(DefaultWait) }).WaitAsync(DefaultWait + Margin);
+            new object[] { index, JsMs(DefaultWait) }).WaitAsync(DefaultWait + Margin);
         return Deserialize<ReceivedMessage>(json);
     }
 
@@ -100,7 +100,7 @@ internal sealed class PeerPage : IAsyncDisposable
     {
         var json = await _page.EvaluateAsync<string>(
             $"async ms => JSON.stringify(await window.pf.{function}(ms))",
-            Ms(wait)).WaitAsync(wait + Margin);
+            JsMs(wait)).WaitAsync(wait + Margin);
         return Deserialize<T>(json);
     }
 
@@ -111,6 +111,9 @@ internal sealed class PeerPage : IAsyncDisposable
         JsonSerializer.Deserialize<T>(json, Json) ?? throw new InvalidOperationException($"null result: {json}");
 
     private static float Ms(TimeSpan t) => (float)t.TotalMilliseconds;
+
+    /// <summary>Milliseconds as a page-side argument (an int: Playwright does not pass a float as a JS number).</summary>
+    private static int JsMs(TimeSpan t) => (int)t.TotalMilliseconds;
 
     private void Observe()
     {

@@ -15,10 +15,10 @@ internal static class TestEnvironment
 
     private const string NetnsHint =
         "run the browser tests through scripts/test.sh, or by hand: "
-        + "`../shared/tools/netns-run env PATHFINDER_NETNS=1 dotnet test tests/Pathfinder.Browser.Tests --no-build` "
+        + "`scripts/netns-run.sh dotnet test tests/Pathfinder.Browser.Tests --no-build` "
         + "(build and restore first: the namespace has no route to package sources)";
 
-    /// <summary>Interfaces that ../shared/tools/netns-run creates: loopback and a veth pair whose two ends both live inside.</summary>
+    /// <summary>Interfaces that scripts/netns-run.sh (and ../shared/tools/netns-run) create: loopback and a veth pair whose two ends both live inside.</summary>
     private static readonly string[] NetnsInterfaces = ["lo", "pf0", "pf1"];
 
     /// <summary>

@@ -14,7 +14,8 @@ public sealed class HandshakeTests
         var frames = await client.WaitForCloseAsync();
         Assert.Equal([expected], frames);
         Assert.Equal(WebSocketState.Closed, client.Socket.State);
-        Assert.True(client.CloseStatus is null or WebSocketCloseStatus.Empty, $"close status {client.CloseStatus}");
+        // A normal closure: never the reserved 1005, which browsers treat as a broken close frame.
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, client.CloseStatus);
     }
 
     [Theory]

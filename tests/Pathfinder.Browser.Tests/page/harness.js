@@ -94,6 +94,9 @@
       state.peer = peer;
       note(`new Peer(${id ? JSON.stringify(id) : "<server-assigned>"}, ${JSON.stringify(options)})`);
       peer.on("open", (openId) => {
+        for (const entry of performance.getEntriesByType("resource").filter((e) => e.name.includes("/id?"))) {
+          note(`GET ${entry.name} started at ${Math.round(entry.startTime)}ms, took ${Math.round(entry.duration)}ms`);
+        }
         note(`peer open as ${openId}`);
         state.openId = openId;
         changed();

@@ -1,0 +1,54 @@
+using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Routing;
+using StackExchange.Redis;
+
+namespace Pathfinder.Signaling.Cluster;
+
+public static class ClusterExtensions
+{
+    /// <summary>The connection name Aspire's WithReference(redis) provides: ConnectionStrings:redis.</summary>
+    public const string ConnectionName = "redis";
+
+    public static bool HasCluster(this IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration.GetConnectionString(ConnectionName));
+
+    /// <summary>
+    /// Replaces the in-memory directory with the Redis one. The client never blocks start-up on Redis and fails
+    /// fast while disconnected (the outage policy in <see cref="RedisPeerDirectory"/> takes over); its health check
+    /// is part of readiness (/health).
+    /// </summary>
+    public static WebApplicationBuilder AddSignalingCluster(this WebApplicationBuilder builder)
+    {
+        var cluster = new ClusterOptions();
+        builder.Configuration.GetSection(ClusterOptions.SectionName).Bind(cluster);
+        if (cluster.LeaseMilliseconds < 1000)
+        {
+            throw new SignalingConfigurationException(
+                $"Signaling:Cluster:LeaseMilliseconds must be a whole number of milliseconds ≥ 1000, got '{cluster.LeaseMilliseconds}'");
+        }
+
+        if (string.IsNullOrWhiteSpace(cluster.KeyPrefix) || cluster.KeyPrefix.Contains(' ', StringComparison.Ordinal))
+        {
+            throw new SignalingConfigurationException(
+                $"Signaling:Cluster:KeyPrefix must be a non-empty word without spaces, got '{cluster.KeyPrefix}'");
+        }
+
+        builder.AddRedisClient(ConnectionName, configureOptions: options =>
+        {
+            options.AbortOnConnectFail = false;
+            options.BacklogPolicy = BacklogPolicy.FailFast;
+            options.ConnectTimeout = 2000;
+            options.AsyncTimeout = 2000;
+            options.SyncTimeout = 2000;
+            options.ReconnectRetryPolicy = new LinearRetry(500);
+            options.ClientName ??= "pathfinder-signaling";
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(cluster));
+        services.AddSingleton<RedisPeerDirectory>();
+        services.AddSingleton<IPeerDirectory>(sp => sp.GetRequiredService<RedisPeerDirectory>());
+        services.AddHostedService<PresenceLeaseService>();
+        return builder;
+    }
+}

@@ -1,0 +1,38 @@
+namespace Pathfinder.Signaling.Cluster;
+
+/// <summary>Log events of the Redis backplane, with stable event ids (100+).</summary>
+internal static partial class ClusterLog
+{
+    [LoggerMessage(100, LogLevel.Information, "Backplane: replica {ReplicaId} uses Redis (key prefix '{Prefix}', lease {LeaseMs} ms)")]
+    public static partial void Started(ILogger logger, string replicaId, string prefix, int leaseMs);
+
+    [LoggerMessage(101, LogLevel.Warning, "Backplane: subscribing replica {ReplicaId} failed; it is restored when Redis is back")]
+    public static partial void SubscribeFailed(ILogger logger, string replicaId, Exception exception);
+
+    [LoggerMessage(102, LogLevel.Warning, "Backplane unavailable: id '{PeerId}' claimed on this replica only ({Reason})")]
+    public static partial void ClaimFallback(ILogger logger, string peerId, string reason);
+
+    [LoggerMessage(103, LogLevel.Debug, "Backplane: routing to '{PeerId}' failed ({Reason})")]
+    public static partial void RouteFailed(ILogger logger, string peerId, string reason);
+
+    [LoggerMessage(104, LogLevel.Debug, "Backplane: releasing '{PeerId}' failed ({Reason}); its lease runs out")]
+    public static partial void ReleaseFailed(ILogger logger, string peerId, string reason);
+
+    [LoggerMessage(105, LogLevel.Debug, "Backplane: publish failed ({Reason})")]
+    public static partial void PublishFailed(ILogger logger, string reason);
+
+    [LoggerMessage(106, LogLevel.Warning, "Backplane: dropped an envelope this replica cannot read")]
+    public static partial void BadEnvelope(ILogger logger);
+
+    [LoggerMessage(107, LogLevel.Warning, "Backplane: renewing leases failed ({Reason})")]
+    public static partial void RenewFailed(ILogger logger, string reason);
+
+    [LoggerMessage(108, LogLevel.Information, "Backplane: '{PeerId}' is now held elsewhere; closing the local connection")]
+    public static partial void LeaseLost(ILogger logger, string peerId);
+
+    [LoggerMessage(109, LogLevel.Warning, "Backplane: Redis connection lost ({FailureType})")]
+    public static partial void ConnectionLost(ILogger logger, string failureType);
+
+    [LoggerMessage(110, LogLevel.Information, "Backplane: Redis connection restored; re-registering local peers")]
+    public static partial void ConnectionRestored(ILogger logger);
+}

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.Options;
+using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Routing;
+using StackExchange.Redis;
+
+namespace Pathfinder.Signaling.Cluster;
+
+/// <summary>
+/// Subscribes this replica to its channel, renews its peers' presence leases every third of the lease, and
+/// re-registers them at once when a lost Redis connection comes back. A local connection whose id turns out to be
+/// held by someone else (claimed elsewhere during an outage, or taken over) is closed.
+/// </summary>
+public sealed class PresenceLeaseService(
+    RedisPeerDirectory directory,
+    IConnectionMultiplexer redis,
+    IOptions<ClusterOptions> options,
+    ILogger<PresenceLeaseService> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim _wake = new(0, 1);
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed += OnConnectionFailed;
+        redis.ConnectionRestored += OnConnectionRestored;
+        await directory.StartAsync();
+        ClusterLog.Started(logger, directory.ReplicaId, options.Value.KeyPrefix, options.Value.LeaseMilliseconds);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromMilliseconds(Math.Max(100, options.Value.LeaseMilliseconds / 3));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _wake.WaitAsync(interval, stoppingToken);
+                foreach (var peer in await directory.RenewLeasesAsync(stoppingToken))
+                {
+                    ClusterLog.LeaseLost(logger, peer.Id);
+                    peer.Close(DisconnectReason.Takeover);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                ClusterLog.RenewFailed(logger, ex.Message);
+            }
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed -= OnConnectionFailed;
+        redis.ConnectionRestored -= OnConnectionRestored;
+        await base.StopAsync(cancellationToken);
+        await directory.StopAsync();
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Interactive)
+        {
+            ClusterLog.ConnectionLost(logger, e.FailureType.ToString());
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType != ConnectionType.Interactive)
+        {
+            return;
+        }
+
+        ClusterLog.ConnectionRestored(logger);
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+        }
+    }
+
+    public override void Dispose()
+    {
+        _wake.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,531 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Protocol;
+using Pathfinder.Signaling.Routing;
+using Pathfinder.Signaling.Telemetry;
+using StackExchange.Redis;
+
+namespace Pathfinder.Signaling.Cluster;
+
+/// <summary>
+/// The peer directory shared by every replica through Redis: presence leases (cluster-wide ids), delivery to the
+/// replica that owns a peer over pub/sub, offline queues and their expiry. Each operation is one Lua script, one
+/// round trip. Messages arriving on this replica's channel are handed to local peers with a non-blocking
+/// <see cref="IPeerConnection.TrySend"/> — a client socket is never awaited inside a Redis callback.
+/// <para>
+/// Outage policy (Redis unreachable): claims fall back to this replica's own table (ids stay unique per replica,
+/// not cluster-wide) and are re-registered by the lease loop when Redis returns (a conflicting holder elsewhere
+/// wins; our local connection is closed); peers on the same replica keep relaying; a message for a peer that is not
+/// on this replica is answered at once with EXPIRE to its sender (the client reports peer-unavailable) instead of
+/// being lost silently; the peer list falls back to local ids; readiness reports the backplane unhealthy.
+/// </para>
+/// </summary>
+public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
+{
+    private const int ExpireBatch = 256;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly LocalPeerTable _local;
+    private readonly TimeProvider _time;
+    private readonly SignalingMetrics _metrics;
+    private readonly ILogger<RedisPeerDirectory> _logger;
+    private readonly RedisKeys _keys;
+    private readonly SignalingOptions _settings;
+    private readonly int _leaseMs;
+    private readonly ConcurrentDictionary<string, PendingClaim> _pending = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim[] _claimGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+    private ChannelMessageQueue? _subscription;
+
+    public RedisPeerDirectory(
+        IConnectionMultiplexer redis,
+        LocalPeerTable local,
+        TimeProvider time,
+        IOptions<SignalingOptions> options,
+        IOptions<ClusterOptions> cluster,
+        SignalingMetrics metrics,
+        ILogger<RedisPeerDirectory> logger)
+    {
+        _redis = redis;
+        _local = local;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _settings = options.Value;
+        _leaseMs = cluster.Value.LeaseMilliseconds;
+        _keys = new RedisKeys(cluster.Value.KeyPrefix);
+        ReplicaId = string.IsNullOrWhiteSpace(cluster.Value.ReplicaId)
+            ? Guid.NewGuid().ToString("N")[..12]
+            : cluster.Value.ReplicaId!;
+    }
+
+    /// <summary>This replica's id on the backplane.</summary>
+    public string ReplicaId { get; }
+
+    public RedisKeys Keys => _keys;
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    /// <summary>Subscribes to this replica's channel. If Redis is down, the client restores the subscription when it returns.</summary>
+    public async Task StartAsync()
+    {
+        try
+        {
+            var queue = await _redis.GetSubscriber().SubscribeAsync(_keys.Replica(ReplicaId));
+            queue.OnMessage(OnEnvelope);
+            _subscription = queue;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ClusterLog.SubscribeFailed(_logger, ReplicaId, ex);
+        }
+    }
+
+    public string ValueOf(IPeerConnection peer) =>
+        string.Create(null, stackalloc char[64], $"{ReplicaId}\n{peer.Token}\n{peer.ConnectionId}");
+
+    public async ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, CancellationToken cancellationToken)
+    {
+        if (!_local.TryGet(peer.Id, out _) && _local.Count >= concurrentLimit)
+        {
+            return new ClaimResult(ClaimOutcome.LimitReached);
+        }
+
+        var gate = _claimGates[(uint)StringComparer.Ordinal.GetHashCode(peer.Id) % (uint)_claimGates.Length];
+        await gate.WaitAsync(cancellationToken);
+        var pending = new PendingClaim(peer);
+        _pending[peer.Id] = pending;
+        try
+        {
+            RedisResult result;
+            try
+            {
+                result = await Db.ScriptEvaluateAsync(
+                    RedisScripts.Claim,
+                    [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id)],
+                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id]);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                ClusterLog.ClaimFallback(_logger, peer.Id, ex.Message);
+                return ClaimLocally(peer, pending);
+            }
+
+            var parts = (RedisResult[])result!;
+            if ((int)parts[0] == 0)
+            {
+                // Someone else holds the id: whatever was held for it here belongs to that holder.
+                foreach (var held in pending.Abandon())
+                {
+                    _ = RouteAsync(held, hop: 1).AsTask();
+                }
+
+                return new ClaimResult(ClaimOutcome.IdTaken);
+            }
+
+            var previous = (string?)parts[1];
+            var queued = (RedisResult[])parts[2]!;
+            var superseded = pending.Activate(_local, queued.Select(e => FrameOf((byte[])e!)));
+            _metrics.OfflineDelivered(queued.Length);
+
+            if (!string.IsNullOrEmpty(previous))
+            {
+                await SupersedeRemoteAsync(peer.Id, previous);
+                return new ClaimResult(ClaimOutcome.TookOver, superseded);
+            }
+
+            return new ClaimResult(superseded is null ? ClaimOutcome.Registered : ClaimOutcome.TookOver, superseded);
+        }
+        finally
+        {
+            _pending.TryRemove(new KeyValuePair<string, PendingClaim>(peer.Id, pending));
+            gate.Release();
+        }
+    }
+
+    private ClaimResult ClaimLocally(IPeerConnection peer, PendingClaim pending)
+    {
+        if (_local.TryGet(peer.Id, out var holder) && !string.Equals(holder.Token, peer.Token, StringComparison.Ordinal))
+        {
+            return new ClaimResult(ClaimOutcome.IdTaken);
+        }
+
+        var superseded = pending.Activate(_local, []);
+        return new ClaimResult(superseded is null ? ClaimOutcome.Registered : ClaimOutcome.TookOver, superseded);
+    }
+
+    /// <summary>The previous holder (same token) was on another replica: ask it to close that connection.</summary>
+    private async Task SupersedeRemoteAsync(string id, string previous)
+    {
+        var parts = previous.Split('\n');
+        if (parts.Length != 3 || parts[0] == ReplicaId || !long.TryParse(parts[2], out var connectionId))
+        {
+            return;
+        }
+
+        var envelope = new ClusterEnvelope(EnvelopeKind.Close, 0, MessageType.Ignored, NowMicroseconds(), connectionId, id, string.Empty, string.Empty, default);
+        try
+        {
+            await _redis.GetSubscriber().PublishAsync(_keys.Replica(parts[0]), envelope.Write());
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The old replica's lease renewal will find the key taken and close the connection anyway.
+            ClusterLog.PublishFailed(_logger, ex.Message);
+        }
+    }
+
+    public async ValueTask ReleaseAsync(IPeerConnection peer)
+    {
+        if (!_local.TryRemove(peer))
+        {
+            return; // not (or no longer) the registered connection: nothing of ours to free
+        }
+
+        try
+        {
+            await Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer)]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ClusterLog.ReleaseFailed(_logger, peer.Id, ex.Message);
+        }
+    }
+
+    public ValueTask<RouteOutcome> RouteAsync(Outbound message) => RouteAsync(message, hop: 0);
+
+    private async ValueTask<RouteOutcome> RouteAsync(Outbound message, byte hop)
+    {
+        if (hop == 0 && _pending.TryGetValue(message.Dst, out var claim) && claim.TryHold(message))
+        {
+            return RouteOutcome.Delivered;
+        }
+
+        var envelope = new ClusterEnvelope(
+            EnvelopeKind.Deliver, hop, message.Type, NowMicroseconds(), 0, message.Dst, message.Src,
+            Activity.Current?.Id ?? string.Empty, message.Frame);
+        var queueable = message.Type.IsQueueable();
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var code = (int)await Db.ScriptEvaluateAsync(
+                RedisScripts.Route,
+                [_keys.Peer(message.Dst), _keys.Queue(message.Dst), _keys.Queues, _keys.Told(message.Dst)],
+                [
+                    _keys.ReplicaChannelPrefix,
+                    envelope.Write(),
+                    queueable ? 1 : 0,
+                    queueable ? QueueEntry(message) : RedisValue.EmptyString,
+                    _time.GetUtcNow().ToUnixTimeMilliseconds() + _settings.ExpireTimeout,
+                    message.Dst,
+                    _settings.OfflineQueuePerPeer,
+                    (_settings.ExpireTimeout * 2L) + 60_000,
+                    hop == 0 ? RedisValue.EmptyString : ReplicaId,
+                    message.Src,
+                ]);
+            _metrics.BackplanePublished(Stopwatch.GetElapsedTime(started));
+            return code switch
+            {
+                1 => RouteOutcome.Delivered,
+                2 => RouteOutcome.Queued,
+                3 => RouteOutcome.QueueFull,
+                _ => RouteOutcome.Dropped,
+            };
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            _metrics.BackplaneError();
+            ClusterLog.RouteFailed(_logger, message.Dst, ex.Message);
+            return RouteOutcome.Unavailable;
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<string>> GetPeerIdsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var server = _redis.GetServers().FirstOrDefault(s => s.IsConnected && !s.IsReplica)
+                ?? throw new TimeoutException("no connected Redis primary");
+            var ids = new List<string>();
+            await foreach (var key in server.KeysAsync(pattern: _keys.PeerPattern, pageSize: 1000).WithCancellation(cancellationToken))
+            {
+                ids.Add(((string)key!)[_keys.PeerKeyPrefixLength..]);
+            }
+
+            return ids;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ClusterLog.RouteFailed(_logger, "(peer list)", ex.Message);
+            return [.. _local.Ids];
+        }
+    }
+
+    public async ValueTask<bool> IsRegisteredAsync(string id, CancellationToken cancellationToken)
+    {
+        if (_local.TryGet(id, out _))
+        {
+            return true;
+        }
+
+        try
+        {
+            return await Db.KeyExistsAsync(_keys.Peer(id));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<ExpiredPair>> TakeExpiredAsync(CancellationToken cancellationToken)
+    {
+        RedisResult result;
+        try
+        {
+            result = await Db.ScriptEvaluateAsync(
+                RedisScripts.TakeExpired,
+                [_keys.Queues],
+                [_time.GetUtcNow().ToUnixTimeMilliseconds(), ExpireBatch, _keys.QueuePrefix, _keys.ToldPrefix]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ClusterLog.RouteFailed(_logger, "(expiry sweep)", ex.Message);
+            return [];
+        }
+
+        var pairs = new List<ExpiredPair>();
+        foreach (RedisResult queue in (RedisResult[])result!)
+        {
+            var parts = (RedisResult[])queue!;
+            var id = (string)parts[0]!;
+            var told = new HashSet<string>(((RedisResult[])parts[2]!).Select(t => (string)t!), StringComparer.Ordinal);
+            foreach (RedisResult entry in (RedisResult[])parts[1]!)
+            {
+                var src = SourceOf((byte[])entry!);
+                if (told.Add(src))
+                {
+                    pairs.Add(new ExpiredPair(id, src));
+                }
+            }
+        }
+
+        return pairs;
+    }
+
+    /// <summary>
+    /// Renews this replica's leases (and re-registers them after an outage) in batches. Returns the local
+    /// connections whose id is now held by someone else; the caller closes them.
+    /// </summary>
+    public async Task<IReadOnlyList<IPeerConnection>> RenewLeasesAsync(CancellationToken cancellationToken)
+    {
+        var lost = new List<IPeerConnection>();
+        foreach (var batch in _local.Connections.Chunk(200))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var keys = batch.Select(p => _keys.Peer(p.Id)).ToArray();
+            var values = new RedisValue[batch.Length + 1];
+            values[0] = _leaseMs;
+            for (var i = 0; i < batch.Length; i++)
+            {
+                values[i + 1] = ValueOf(batch[i]);
+            }
+
+            var result = await Db.ScriptEvaluateAsync(RedisScripts.Renew, keys, values);
+            foreach (RedisResult index in (RedisResult[])result!)
+            {
+                lost.Add(batch[(int)index - 1]);
+            }
+        }
+
+        return lost;
+    }
+
+    private void OnEnvelope(ChannelMessage message)
+    {
+        if (!ClusterEnvelope.TryRead((byte[])message.Message!, out var envelope))
+        {
+            ClusterLog.BadEnvelope(_logger);
+            return;
+        }
+
+        if (envelope.Kind == EnvelopeKind.Close)
+        {
+            if (_local.TryGet(envelope.Dst, out var old) && old.ConnectionId == envelope.ConnectionId)
+            {
+                old.Close(DisconnectReason.Takeover);
+            }
+
+            return;
+        }
+
+        var frame = envelope.Frame.ToArray();
+        if (_local.TryGet(envelope.Dst, out var target))
+        {
+            if (target.TrySend(frame))
+            {
+                _metrics.Relayed(RelayRoute.Remote);
+                _metrics.RemoteRelayDuration(NowMicroseconds() - envelope.SentAtMicroseconds);
+            }
+            else
+            {
+                Bounce(envelope);
+            }
+
+            return;
+        }
+
+        if (_pending.TryGetValue(envelope.Dst, out var claim)
+            && claim.TryHold(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame)))
+        {
+            return;
+        }
+
+        if (envelope.Hop == 0)
+        {
+            // The peer left (or moved) since the sender looked it up: route once more, never back to us.
+            _ = RerouteAsync(envelope, frame);
+        }
+        else
+        {
+            Bounce(envelope);
+        }
+    }
+
+    private async Task RerouteAsync(ClusterEnvelope envelope, byte[] frame)
+    {
+        var outcome = await RouteAsync(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame), hop: 1);
+        if (outcome is RouteOutcome.QueueFull or RouteOutcome.Unavailable)
+        {
+            SendToSender(envelope.Src, RelayFrame.Expire(envelope.Dst, envelope.Src), MessageType.Expire, envelope.Dst);
+        }
+    }
+
+    /// <summary>Delivery failed on this replica: the sender (wherever it is) gets LEAVE, as in the reference.</summary>
+    private void Bounce(ClusterEnvelope envelope)
+    {
+        _metrics.MessageDropped();
+        if (envelope.Type != MessageType.Leave)
+        {
+            SendToSender(envelope.Src, RelayFrame.Leave(envelope.Dst, envelope.Src), MessageType.Leave, envelope.Dst);
+        }
+    }
+
+    private void SendToSender(string sender, byte[] frame, MessageType type, string from)
+    {
+        if (_local.TryGet(sender, out var local))
+        {
+            local.TrySend(frame);
+            return;
+        }
+
+        _ = RouteAsync(new Outbound(type, from, sender, frame), hop: 1).AsTask();
+    }
+
+    private static byte[] QueueEntry(Outbound message)
+    {
+        var src = Encoding.UTF8.GetBytes(message.Src);
+        var entry = new byte[src.Length + 1 + message.Frame.Length];
+        src.CopyTo(entry, 0);
+        entry[src.Length] = (byte)'\n';
+        message.Frame.CopyTo(entry, src.Length + 1);
+        return entry;
+    }
+
+    private static string SourceOf(byte[] entry) =>
+        Encoding.UTF8.GetString(entry, 0, Math.Max(0, Array.IndexOf(entry, (byte)'\n')));
+
+    private static byte[] FrameOf(byte[] entry) => entry[(Array.IndexOf(entry, (byte)'\n') + 1)..];
+
+    private long NowMicroseconds() => _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+
+    /// <summary>Leaves this replica's channel (on shutdown, while the Redis client is still alive).</summary>
+    public async Task StopAsync()
+    {
+        if (_subscription is { } subscription)
+        {
+            _subscription = null;
+            try
+            {
+                await subscription.UnsubscribeAsync();
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                ClusterLog.PublishFailed(_logger, ex.Message);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var gate in _claimGates)
+        {
+            gate.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A claim in flight on this replica. Messages published to us for the id before the claim finished are held
+    /// here and handed over after OPEN and the queued messages, so the order OPEN → queued → live always holds.
+    /// </summary>
+    private sealed class PendingClaim(IPeerConnection peer)
+    {
+        private readonly Lock _gate = new();
+        private List<Outbound>? _held = [];
+        private bool _abandoned;
+
+        /// <summary>Holds a message until the claim completes; false once the claim was abandoned.</summary>
+        public bool TryHold(Outbound message)
+        {
+            lock (_gate)
+            {
+                if (_abandoned)
+                {
+                    return false;
+                }
+
+                if (_held is null)
+                {
+                    return peer.TrySend(message.Frame);
+                }
+
+                _held.Add(message);
+                return true;
+            }
+        }
+
+        /// <summary>The claim failed: returns what was held, to be routed to the real holder.</summary>
+        public List<Outbound> Abandon()
+        {
+            lock (_gate)
+            {
+                _abandoned = true;
+                var held = _held ?? [];
+                _held = null;
+                return held;
+            }
+        }
+
+        public IPeerConnection? Activate(LocalPeerTable table, IEnumerable<byte[]> queued)
+        {
+            lock (_gate)
+            {
+                peer.TrySend(ServerMessages.Open);
+                foreach (var frame in queued)
+                {
+                    peer.TrySend(frame);
+                }
+
+                foreach (var message in _held!)
+                {
+                    peer.TrySend(message.Frame);
+                }
+
+                _held = null;
+                return table.Set(peer);
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Pathfinder.Signaling.Routing;
+
+namespace Pathfinder.Signaling.Cluster.Tests;
+
+/// <summary>
+/// The scale-out behaviour, written once: N replicas behave exactly as one PeerJS server. Runs against the
+/// in-memory default (one replica: every index is the same server) and against a real redis-server with two and
+/// three replicas. Peers are deliberately placed on different replicas.
+/// </summary>
+public abstract class ScaleOutContract
+{
+    private const string Open = """{"type":"OPEN"}""";
+    private const string IdTaken = """{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}""";
+
+    protected abstract Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null);
+
+    [Fact]
+    public async Task Relay_across_replicas_is_rebuilt_stamped_and_ordered()
+    {
+        await using var cluster = await StartClusterAsync();
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+
+        const string payload = """{"sdp":{"type":"offer","sdp":"v=0\r\n"},"connectionId":"dc_1","name":"Zoë 🎉"}""";
+        await a.SendAsync($$$"""{"type":"OFFER","src":"spoof","dst":"{{{b.Id}}}","payload":{{{payload}}},"extra":true}""");
+        Assert.Equal($$$"""{"type":"OFFER","src":"{{{a.Id}}}","dst":"{{{b.Id}}}","payload":{{{payload}}}}""", await b.ReceiveAsync());
+
+        const int count = 300;
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await a.SendToAsync("CANDIDATE", b.Id, $$"""{"seq":{{i}}}""");
+            }
+        });
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Equal(i, (await b.ReceiveJsonAsync()).GetProperty("payload").GetProperty("seq").GetInt32());
+        }
+
+        await sending;
+        await b.SendToAsync("ANSWER", a.Id);
+        Assert.Equal($$"""{"type":"ANSWER","src":"{{b.Id}}","dst":"{{a.Id}}"}""", await a.ReceiveAsync());
+    }
+
+    [Fact]
+    public async Task An_id_is_taken_cluster_wide_and_the_holder_is_unaffected()
+    {
+        await using var cluster = await StartClusterAsync();
+        var id = PeerClient.NewId();
+        await using var holder = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "owner");
+        for (var r = 0; r < 3; r++)
+        {
+            await using var intruder = await PeerClient.OpenAsync(cluster.Socket(r), id, token: "intruder");
+            Assert.Equal([IdTaken], await intruder.WaitForCloseAsync());
+        }
+
+        await using var other = await PeerClient.ConnectAsync(cluster.Socket(1));
+        await other.SendToAsync("OFFER", id, "1");
+        Assert.Equal(other.Id, (await holder.ReceiveJsonAsync()).GetProperty("src").GetString());
+    }
+
+    [Fact]
+    public async Task Racing_claims_on_different_replicas_have_exactly_one_winner()
+    {
+        await using var cluster = await StartClusterAsync();
+        for (var round = 0; round < 3; round++)
+        {
+            var id = PeerClient.NewId("race");
+            var clients = await Task.WhenAll(Enumerable.Range(0, 9)
+                .Select(i => PeerClient.OpenAsync(cluster.Socket(i), id, token: $"t{i}")));
+            try
+            {
+                var firsts = await Task.WhenAll(clients.Select(c => c.ReceiveAsync()));
+                Assert.Equal(1, firsts.Count(f => f == Open));
+                Assert.Equal(8, firsts.Count(f => f == IdTaken));
+            }
+            finally
+            {
+                foreach (var client in clients)
+                {
+                    await client.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Same_id_and_token_on_another_replica_takes_over_and_the_old_socket_closes()
+    {
+        await using var cluster = await StartClusterAsync();
+        var id = PeerClient.NewId();
+        await using var old = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "same");
+        await using var fresh = await PeerClient.ConnectAsync(cluster.Socket(1), id, token: "same");
+        await old.WaitForCloseAsync();
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, old.CloseStatus);
+
+        await using var sender = await PeerClient.ConnectAsync(cluster.Socket(2));
+        await sender.SendToAsync("OFFER", id, "1");
+        Assert.Equal(sender.Id, (await fresh.ReceiveJsonAsync()).GetProperty("src").GetString());
+        Assert.Empty(await fresh.DrainWithMarkerAsync());
+    }
+
+    [Fact]
+    public async Task The_offline_queue_is_delivered_when_the_destination_connects_to_any_replica()
+    {
+        await using var cluster = await StartClusterAsync();
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        var late = PeerClient.NewId("late");
+        await a.SendToAsync("OFFER", late, "1");
+        await a.SendToAsync("LEAVE", late, "2");
+        await a.SendToAsync("CANDIDATE", late, "3");
+        Assert.Empty(await a.DrainWithMarkerAsync());
+
+        await using var b = await PeerClient.OpenAsync(cluster.Socket(1), late);
+        Assert.Equal(Open, await b.ReceiveAsync());
+        Assert.Equal($$"""{"type":"OFFER","src":"{{a.Id}}","dst":"{{late}}","payload":1}""", await b.ReceiveAsync());
+        Assert.Equal($$"""{"type":"CANDIDATE","src":"{{a.Id}}","dst":"{{late}}","payload":3}""", await b.ReceiveAsync());
+        Assert.Empty(await b.DrainWithMarkerAsync());
+    }
+
+    [Fact]
+    public async Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_elsewhere()
+    {
+        await using var cluster = await StartClusterAsync();
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        var target = PeerClient.NewId("late");
+        const int count = 200;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await a.SendToAsync("CANDIDATE", target, $$"""{"seq":{{i}}}""");
+                if (i == count / 4)
+                {
+                    started.SetResult();
+                }
+            }
+        });
+
+        await started.Task.WaitAsync(PeerClient.DefaultTimeout);
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1), target);
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Equal(i, (await b.ReceiveJsonAsync()).GetProperty("payload").GetProperty("seq").GetInt32());
+        }
+
+        await sending;
+    }
+
+    [Fact]
+    public async Task Expire_reaches_the_sender_on_its_replica_exactly_once()
+    {
+        await using var cluster = await StartClusterAsync();
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(1));
+        var x = PeerClient.NewId("x");
+        await a.SendToAsync("OFFER", x, "1");
+        await a.SendToAsync("CANDIDATE", x, "2");
+        Assert.Empty(await a.DrainWithMarkerAsync());
+
+        cluster.Time.Advance(TimeSpan.FromMilliseconds(4990));
+        Assert.Equal(0, await cluster.SweepExpiredAsync());
+        cluster.Time.Advance(TimeSpan.FromMilliseconds(20));
+        Assert.Equal(1, await cluster.SweepExpiredAsync());
+        Assert.Equal(0, await cluster.SweepExpiredAsync());
+
+        Assert.Equal($$"""{"type":"EXPIRE","src":"{{x}}","dst":"{{a.Id}}"}""", await a.ReceiveAsync());
+        Assert.Empty(await a.DrainWithMarkerAsync());
+
+        await using var lateX = await PeerClient.ConnectAsync(cluster.Socket(2), x);
+        Assert.Empty(await lateX.DrainWithMarkerAsync());
+    }
+
+    [Fact]
+    public async Task A_full_offline_queue_tells_the_sender_once()
+    {
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:OfflineQueuePerPeer"] = "2" });
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        var x = PeerClient.NewId("x");
+        for (var i = 0; i < 5; i++)
+        {
+            await a.SendToAsync("CANDIDATE", x, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal([$$"""{"type":"EXPIRE","src":"{{x}}","dst":"{{a.Id}}"}"""], await a.DrainWithMarkerAsync());
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1), x);
+        Assert.Equal(0, (await b.ReceiveJsonAsync()).GetProperty("payload").GetInt32());
+        Assert.Equal(1, (await b.ReceiveJsonAsync()).GetProperty("payload").GetInt32());
+        Assert.Empty(await b.DrainWithMarkerAsync());
+    }
+
+    [Fact]
+    public async Task Peers_lists_the_peers_of_every_replica()
+    {
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:AllowDiscovery"] = "true" });
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+        await using var c = await PeerClient.ConnectAsync(cluster.Socket(2));
+        using var http = new HttpClient();
+        foreach (var replica in cluster.Replicas)
+        {
+            var ids = JsonSerializer.Deserialize<string[]>(await http.GetStringAsync(new Uri(replica.ApiBase + "/pathfinder/peers")))!;
+            Assert.Equal(new[] { a.Id, b.Id, c.Id }.Order(), ids.Order());
+        }
+    }
+
+    [Fact]
+    public async Task A_clean_close_releases_the_id_cluster_wide_at_once()
+    {
+        await using var cluster = await StartClusterAsync();
+        var id = PeerClient.NewId();
+        var first = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "one");
+        await first.DisposeAsync();
+        await using var second = await PeerClient.ConnectAsync(cluster.Socket(1), id, token: "two");
+    }
+
+    [Fact]
+    public async Task A_peer_dropped_for_missing_heartbeats_frees_its_id_everywhere()
+    {
+        await using var cluster = await StartClusterAsync();
+        var id = PeerClient.NewId();
+        await using var peer = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "one");
+        cluster.Time.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(1, cluster[0].Services.GetRequiredService<PeerRouter>().SweepLiveness());
+        await peer.WaitForCloseAsync();
+        await using var again = await PeerClient.ConnectAsync(cluster.Socket(1), id, token: "two");
+    }
+
+    [Fact]
+    public async Task Leave_reaches_the_sender_when_delivery_fails_on_the_receivers_replica()
+    {
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:SendQueueCapacity"] = "16" });
+        await using var sender = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var stuck = await PeerClient.ConnectAsync(cluster.Socket(1)); // never reads
+        var leave = $$"""{"type":"LEAVE","src":"{{stuck.Id}}","dst":"{{sender.Id}}"}""";
+        var gotLeave = Task.Run(async () =>
+        {
+            while (await sender.ReceiveAsync(TimeSpan.FromSeconds(30)) != leave)
+            {
+            }
+        });
+
+        var chunk = new string('s', 100_000);
+        for (var i = 0; i < 1000 && !gotLeave.IsCompleted; i++)
+        {
+            await sender.SendToAsync("CANDIDATE", stuck.Id, $"\"{chunk}\"");
+        }
+
+        await gotLeave.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+}
+
+public sealed class InMemoryScaleOutTests : ScaleOutContract
+{
+    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null) =>
+        ClusterUnderTest.StartAsync(1, redis: null, settings);
+}
+
+public sealed class RedisTwoReplicaTests(RedisFixture redis) : ScaleOutContract, IClassFixture<RedisFixture>
+{
+    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null) =>
+        ClusterUnderTest.StartAsync(2, redis.Server.ConnectionString, settings);
+}
+
+public sealed class RedisThreeReplicaTests(RedisFixture redis) : ScaleOutContract, IClassFixture<RedisFixture>
+{
+    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null) =>
+        ClusterUnderTest.StartAsync(3, redis.Server.ConnectionString, settings);
+}
