@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Pathfinder.GrafanaDev;
 
 namespace Pathfinder.AppHost;
@@ -54,9 +55,8 @@ public static class RedisBuilderExtensions
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(redis, async (_, ct) =>
             connectionString = await redis.ConnectionStringExpression.GetValueAsync(ct).ConfigureAwait(false));
         var healthKey = $"{name}_check";
-        builder.Services.AddHealthChecks().AddRedis(
-            _ => connectionString ?? throw new InvalidOperationException($"{name}: the connection string is not known yet"),
-            name: healthKey);
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            healthKey, _ => new RedisPingHealthCheck(() => connectionString), failureStatus: null, tags: null));
 
         return builder.AddResource(redis)
             .WithEndpoint(name: RedisServerResource.PrimaryEndpointName, scheme: "tcp")

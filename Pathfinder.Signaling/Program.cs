@@ -1,6 +1,12 @@
 using Pathfinder.Signaling;
 using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Hosting;
 using Pathfinder.Signaling.Telemetry;
+
+if (Commands.TryRun(args, Console.Out))
+{
+    return 0; // e.g. --generate-key
+}
 
 try
 {
@@ -11,6 +17,7 @@ try
     var app = builder.Build();
     app.MapDefaultEndpoints();
     app.MapPeerJs();
+    app.ShowStartupBanner();
     app.Run();
     return 0;
 }
@@ -18,4 +25,9 @@ catch (SignalingConfigurationException ex)
 {
     Console.Error.WriteLine(ex.Message);
     return 2;
+}
+catch (Exception ex) when (StartupFailure.Describe(ex) is { } line)
+{
+    Console.Error.WriteLine(line);
+    return 3;
 }

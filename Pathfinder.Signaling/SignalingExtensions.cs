@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Pathfinder.Signaling.Cluster;
 using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Hosting;
 using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
@@ -12,24 +13,16 @@ namespace Pathfinder.Signaling;
 public static class SignalingExtensions
 {
     /// <summary>
-    /// Binds and validates the <c>Signaling</c> settings, listens on <c>Signaling:Port</c> unless the host was
-    /// given URLs, and registers the layers: transport, routing (in-memory by default), HTTP API and telemetry.
-    /// Throws <see cref="SignalingConfigurationException"/> with one clear line for a bad setting.
+    /// Reads and validates the <c>Signaling</c> settings and the seed's environment variables (with the production
+    /// guard), listens on <c>Signaling:Port</c> (HTTPS when a certificate is configured) unless the host was given
+    /// URLs, and registers the layers: transport, routing (in-memory by default), HTTP API and telemetry.
+    /// Throws <see cref="SignalingConfigurationException"/> with one clear line per bad setting.
     /// </summary>
     public static WebApplicationBuilder AddSignaling(this WebApplicationBuilder builder)
     {
-        var settings = new SignalingOptions();
-        builder.Configuration.GetSection(SignalingOptions.SectionName).Bind(settings);
-        var errors = SignalingOptionsValidator.Validate(settings);
-        if (errors.Count > 0)
-        {
-            throw new SignalingConfigurationException(string.Join(Environment.NewLine, errors));
-        }
-
-        if (!HasConfiguredUrls(builder.Configuration))
-        {
-            builder.WebHost.UseUrls($"http://+:{settings.Port}");
-        }
+        var loaded = SignalingConfiguration.Load(builder.Configuration, builder.Environment);
+        var settings = loaded.Options;
+        builder.ConfigureListening(loaded).ConfigureLogFormat();
 
         var services = builder.Services;
         services.AddSingleton(Options.Create(settings));
@@ -52,32 +45,27 @@ public static class SignalingExtensions
         services.AddHostedService<SweepService>();
 
         services.AddSingleton(new TransportSettings(settings.MaxMessageBytes, settings.SendQueueCapacity, TimeSpan.FromSeconds(5)));
+        services.AddSingleton(new ClientSocketLimiter(settings.MaxConnectionsPerIp));
         services.AddSingleton<PeerJsSocketEndpoint>();
-        services.AddCors(cors => cors.AddPolicy(PeerJsCors.PolicyName, PeerJsCors.Configure));
+        services.AddPeerJsHttp(settings, builder.Environment);
         return builder;
     }
 
-    /// <summary>Maps the PeerJS HTTP API at <c>{path}</c> (with CORS) and the WebSocket at <c>{path}/peerjs</c>.</summary>
+    /// <summary>
+    /// Maps the PeerJS HTTP API at <c>{path}</c> and the WebSocket at <c>{path}/peerjs</c>, behind trusted forwarded
+    /// headers, CORS and the per-IP rate limit (<see cref="HttpPipeline"/>).
+    /// </summary>
     public static WebApplication MapPeerJs(this WebApplication app)
     {
-        var path = app.Services.GetRequiredService<IOptions<SignalingOptions>>().Value.NormalizedPath;
-        var apiPath = new PathString(path.Length == 0 ? "/" : path);
+        var options = app.Services.GetRequiredService<IOptions<SignalingOptions>>().Value;
+        var path = options.NormalizedPath;
         var socketPath = new PathString(path + "/peerjs");
 
-        app.UseWhen(
-            context => context.Request.Path.StartsWithSegments(apiPath) && !context.WebSockets.IsWebSocketRequest,
-            branch => branch.UseCors(PeerJsCors.PolicyName));
-        app.UseWebSockets();
+        app.UsePeerJsHttp(options);
 
         var socketEndpoint = app.Services.GetRequiredService<PeerJsSocketEndpoint>();
         app.Map(socketPath.Value!, socketEndpoint.HandleAsync);
         app.MapPeerJsHttpApi(path);
         return app;
     }
-
-    private static bool HasConfiguredUrls(ConfigurationManager configuration) =>
-        !string.IsNullOrEmpty(configuration["urls"])
-        || !string.IsNullOrEmpty(configuration["http_ports"])
-        || !string.IsNullOrEmpty(configuration["https_ports"])
-        || configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
 }

@@ -22,7 +22,21 @@ public sealed class PresenceLeaseService(
     {
         redis.ConnectionFailed += OnConnectionFailed;
         redis.ConnectionRestored += OnConnectionRestored;
-        await directory.StartAsync();
+        if (redis.IsConnected)
+        {
+            // Normally Redis is there at start: be subscribed before the first peer can be routed to us.
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(TimeSpan.FromSeconds(5));
+            try
+            {
+                await directory.SubscribeAsync(bounded.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Keeps trying in the background (ExecuteAsync).
+            }
+        }
+
         ClusterLog.Started(logger, directory.ReplicaId, options.Value.KeyPrefix, options.Value.LeaseMilliseconds);
         await base.StartAsync(cancellationToken);
     }
@@ -30,6 +44,15 @@ public sealed class PresenceLeaseService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = TimeSpan.FromMilliseconds(Math.Max(100, options.Value.LeaseMilliseconds / 3));
+        try
+        {
+            await directory.SubscribeAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             try

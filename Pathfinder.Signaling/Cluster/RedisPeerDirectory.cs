@@ -68,18 +68,44 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
     private IDatabase Db => _redis.GetDatabase();
 
-    /// <summary>Subscribes to this replica's channel. If Redis is down, the client restores the subscription when it returns.</summary>
-    public async Task StartAsync()
+    /// <summary>True once this replica listens on its channel.</summary>
+    public bool IsSubscribed => _subscription is not null;
+
+    /// <summary>
+    /// Subscribes to this replica's channel (an ordered message queue), waiting for Redis if it is down. A failed
+    /// attempt is undone before the next, so no orphaned queue can swallow messages; once subscribed, the Redis
+    /// client restores the subscription by itself after a reconnect.
+    /// </summary>
+    public async Task SubscribeAsync(CancellationToken cancellationToken)
     {
-        try
+        var subscriber = _redis.GetSubscriber();
+        var channel = _keys.Replica(ReplicaId);
+        while (_subscription is null)
         {
-            var queue = await _redis.GetSubscriber().SubscribeAsync(_keys.Replica(ReplicaId));
-            queue.OnMessage(OnEnvelope);
-            _subscription = queue;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            ClusterLog.SubscribeFailed(_logger, ReplicaId, ex);
+            if (_redis.IsConnected)
+            {
+                try
+                {
+                    var queue = await subscriber.SubscribeAsync(channel);
+                    queue.OnMessage(OnEnvelope);
+                    _subscription = queue;
+                    return;
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    ClusterLog.SubscribeFailed(_logger, ReplicaId, ex);
+                    try
+                    {
+                        await subscriber.UnsubscribeAsync(channel);
+                    }
+                    catch (Exception again) when (again is RedisException or TimeoutException)
+                    {
+                        ClusterLog.PublishFailed(_logger, again.Message);
+                    }
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
         }
     }
 

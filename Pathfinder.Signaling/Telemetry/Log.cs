@@ -6,11 +6,13 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "[PeerJS] Client connected: {PeerId} from {RemoteIp}")]
     public static partial void PeerConnected(ILogger logger, string peerId, string? remoteIp);
 
-    [LoggerMessage(2, LogLevel.Information, "[PeerJS] Client disconnected: {PeerId} ({Reason})")]
-    public static partial void PeerDisconnected(ILogger logger, string peerId, string reason);
+    [LoggerMessage(2, LogLevel.Information, "[PeerJS] Client disconnected: {PeerId} from {RemoteIp} ({Reason})")]
+    public static partial void PeerDisconnected(ILogger logger, string peerId, string? remoteIp, string reason);
 
-    [LoggerMessage(3, LogLevel.Information, "[PeerJS] Handshake rejected ({Outcome}) for id '{PeerId}' from {RemoteIp}")]
-    public static partial void HandshakeRejected(ILogger logger, string outcome, string? peerId, string? remoteIp);
+    /// <summary>A WebSocket handshake refused; <paramref name="reason"/> is the connections metric's outcome tag
+    /// (invalid_key, id_taken, limit, bad_request, rate_limited, origin_denied).</summary>
+    [LoggerMessage(3, LogLevel.Information, "[PeerJS] Handshake rejected ({Reason}) for id '{PeerId}' from {RemoteIp}")]
+    public static partial void HandshakeRejected(ILogger logger, string reason, string? peerId, string? remoteIp);
 
     [LoggerMessage(4, LogLevel.Debug, "Dropped a malformed frame from {PeerId} ({Length} bytes)")]
     public static partial void MalformedFrame(ILogger logger, string peerId, int length);
@@ -32,4 +34,20 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Error, "Sweep failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    // Production hardening: 20-29.
+    [LoggerMessage(20, LogLevel.Warning, "[PeerJS] Rate limited: HTTP request from {RemoteIp}; retry after {RetryAfterSeconds} s")]
+    public static partial void RequestRateLimited(ILogger logger, string remoteIp, int retryAfterSeconds);
+
+    [LoggerMessage(21, LogLevel.Information, "[PeerJS] Origin {Origin} is not allowed (CORS_ORIGINS); socket refused for {RemoteIp}")]
+    public static partial void OriginDenied(ILogger logger, string origin, string remoteIp);
+
+    [LoggerMessage(22, LogLevel.Warning, "X-Forwarded-For from {RemoteIp} is ignored: it is not a known proxy (set PROXIED / KNOWN_PROXIES if the service runs behind a proxy)")]
+    public static partial void ForwardedHeadersIgnored(ILogger logger, string remoteIp);
+
+    [LoggerMessage(23, LogLevel.Information, "[PeerJS] Pathfinder Signaling listening on {Url} ({Environment})")]
+    public static partial void Listening(ILogger logger, string url, string environment);
+
+    [LoggerMessage(24, LogLevel.Warning, "{Setting} is not set: {Consequence}")]
+    public static partial void ProductionAdvice(ILogger logger, string setting, string consequence);
 }

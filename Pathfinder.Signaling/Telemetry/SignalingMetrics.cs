@@ -17,6 +17,23 @@ public enum ConnectOutcome
     IdTaken,
     Limit,
     BadRequest,
+    RateLimited,
+    OriginDenied,
+}
+
+public static class ConnectOutcomeExtensions
+{
+    /// <summary>The metric tag value and the reason in the handshake-rejected log event.</summary>
+    public static string Reason(this ConnectOutcome outcome) => outcome switch
+    {
+        ConnectOutcome.Opened => "opened",
+        ConnectOutcome.InvalidKey => "invalid_key",
+        ConnectOutcome.IdTaken => "id_taken",
+        ConnectOutcome.Limit => "limit",
+        ConnectOutcome.RateLimited => "rate_limited",
+        ConnectOutcome.OriginDenied => "origin_denied",
+        _ => "bad_request",
+    };
 }
 
 /// <summary>
@@ -116,12 +133,5 @@ public sealed class SignalingMetrics
 
     public void OfflineRefused() => _refused.Add(1);
 
-    private static string OutcomeName(ConnectOutcome outcome) => outcome switch
-    {
-        ConnectOutcome.Opened => "opened",
-        ConnectOutcome.InvalidKey => "invalid_key",
-        ConnectOutcome.IdTaken => "id_taken",
-        ConnectOutcome.Limit => "limit",
-        _ => "bad_request",
-    };
+    private static string OutcomeName(ConnectOutcome outcome) => outcome.Reason();
 }

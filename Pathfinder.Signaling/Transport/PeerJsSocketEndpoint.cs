@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Primitives;
 using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
@@ -8,13 +9,17 @@ namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
 /// The WebSocket endpoint <c>{path}/peerjs?key&amp;id&amp;token</c>. The upgrade always succeeds; problems are
-/// reported in-band (ERROR / ID-TAKEN, then close) in the reference's order: missing parameters, key, id, limit.
+/// reported in-band (ERROR / ID-TAKEN, then close) in the reference's order: missing parameters, key, id, limit
+/// (the per-IP socket limit is checked after the key). Refused before the upgrade: an Origin outside the configured
+/// allow-list (403), and a client over the rate limit (429, <see cref="ClientRateLimiting"/>).
 /// </summary>
 public sealed class PeerJsSocketEndpoint(
     PeerRouter router,
     AccessKey key,
     TransportSettings settings,
     SignalingMetrics metrics,
+    OriginAllowList origins,
+    ClientSocketLimiter socketLimiter,
     ILogger<PeerConnection> logger)
 {
     public async Task HandleAsync(HttpContext context)
@@ -40,7 +45,15 @@ public sealed class PeerJsSocketEndpoint(
         var peerKey = Last(query["key"]);
         var id = Last(query["id"]);
         var token = Last(query["token"]);
-        var remoteIp = context.Connection.RemoteIpAddress?.ToString();
+        var remoteIp = ClientAddress.Of(context);
+
+        if (context.Request.Headers.Origin.Count > 0 && !origins.IsAllowed(context.Request.Headers.Origin))
+        {
+            await RefuseOriginAsync(context, id, remoteIp);
+            return;
+        }
+
+        using var slot = socketLimiter.TryAcquire(remoteIp);
 
         // Browsers always offer permessage-deflate; we decline it (no DangerousEnableCompression), which the
         // protocol allows and which keeps per-connection memory small.
@@ -56,6 +69,13 @@ public sealed class PeerJsSocketEndpoint(
         if (!key.Matches(peerKey))
         {
             await RejectAsync(connection, ServerMessages.InvalidKey, ConnectOutcome.InvalidKey, remoteIp, context.RequestAborted);
+            return;
+        }
+
+        if (!slot.Acquired)
+        {
+            // Too many sockets from this client IP: the spec's concurrent-limit ERROR, then close.
+            await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit, remoteIp, context.RequestAborted, "ip_limit");
             return;
         }
 
@@ -96,7 +116,7 @@ public sealed class PeerJsSocketEndpoint(
         finally
         {
             metrics.PeerClosed(connection.CloseReason);
-            Log.PeerDisconnected(logger, id, connection.CloseReason.Name());
+            Log.PeerDisconnected(logger, id, remoteIp, connection.CloseReason.Name());
         }
     }
 
@@ -105,20 +125,28 @@ public sealed class PeerJsSocketEndpoint(
         ReadOnlyMemory<byte> frame,
         ConnectOutcome outcome,
         string? remoteIp,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? reason = null)
     {
         metrics.Connection(outcome);
-        Log.HandshakeRejected(logger, OutcomeName(outcome), connection.Id, remoteIp);
+        Log.HandshakeRejected(logger, reason ?? outcome.Reason(), connection.Id, remoteIp);
         await connection.RejectAsync(frame, cancellationToken);
     }
 
-    private static string OutcomeName(ConnectOutcome outcome) => outcome switch
+    // A browser page on a site outside CORS_ORIGINS must not open sockets as its user: no upgrade, 403. (Clients
+    // that send no Origin are not browsers; they are not restricted by it.)
+    private Task RefuseOriginAsync(HttpContext context, string? id, string remoteIp)
     {
-        ConnectOutcome.InvalidKey => "invalid key",
-        ConnectOutcome.IdTaken => "id taken",
-        ConnectOutcome.Limit => "concurrent limit",
-        _ => "missing id, token or key",
-    };
+        metrics.Connection(ConnectOutcome.OriginDenied);
+        Log.OriginDenied(logger, Printable(context.Request.Headers.Origin.ToString()), remoteIp);
+        Log.HandshakeRejected(logger, ConnectOutcome.OriginDenied.Reason(), id, remoteIp);
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync("Origin not allowed", context.RequestAborted);
+    }
+
+    private static string Printable(string value) =>
+        new(value.Take(200).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
     // As the reference (URLSearchParams + Object.fromEntries): the last duplicate wins.
     private static string? Last(StringValues values) => values.Count == 0 ? null : values[values.Count - 1];

@@ -235,7 +235,7 @@ public abstract class ScaleOutContract
     {
         await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:SendQueueCapacity"] = "16" });
         await using var sender = await PeerClient.ConnectAsync(cluster.Socket(0));
-        await using var stuck = await PeerClient.ConnectAsync(cluster.Socket(1)); // never reads
+        await using var stuck = await PeerClient.ConnectAsync(cluster.Socket(1), read: false); // never reads
         var leave = $$"""{"type":"LEAVE","src":"{{stuck.Id}}","dst":"{{sender.Id}}"}""";
         var gotLeave = Task.Run(async () =>
         {

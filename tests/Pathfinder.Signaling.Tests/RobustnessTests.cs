@@ -89,7 +89,7 @@ public sealed class RobustnessTests
         using var disconnects = new MetricCollector<long>(
             host.Services.GetRequiredService<IMeterFactory>(), SignalingMetrics.MeterName, "pathfinder.signaling.disconnects");
         await using var sender = await PeerClient.ConnectAsync(host.SocketUri);
-        await using var stuck = await PeerClient.ConnectAsync(host.SocketUri); // never reads
+        await using var stuck = await PeerClient.ConnectAsync(host.SocketUri, read: false); // never reads
         await using var c = await PeerClient.ConnectAsync(host.SocketUri);
         await using var d = await PeerClient.ConnectAsync(host.SocketUri);
 

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 
 namespace Pathfinder.Signaling.Testing;
 
@@ -12,13 +13,51 @@ public sealed class PeerClient : IAsyncDisposable
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ClientWebSocket _socket;
-    private readonly byte[] _buffer = new byte[64 * 1024];
+    private readonly Channel<string> _inbox = Channel.CreateUnbounded<string>();
+    private Task? _pump;
 
     private PeerClient(ClientWebSocket socket, string id, string token)
     {
         _socket = socket;
         Id = id;
         Token = token;
+    }
+
+    /// <summary>
+    /// Reads the socket in the background into an inbox, so that waiting for a message with a timeout never cancels
+    /// (and so aborts) a socket receive. A client that must not read (a stuck consumer) never starts it.
+    /// </summary>
+    private void StartPump() => _pump ??= Task.Run(PumpAsync);
+
+    private async Task PumpAsync()
+    {
+        var buffer = new byte[64 * 1024];
+        using var message = new MemoryStream();
+        try
+        {
+            while (true)
+            {
+                var result = await _socket.ReceiveAsync(buffer, CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+
+                message.Write(buffer, 0, result.Count);
+                if (result.EndOfMessage)
+                {
+                    _inbox.Writer.TryWrite(Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length));
+                    message.SetLength(0);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _inbox.Writer.TryComplete();
+        }
     }
 
     public string Id { get; }
@@ -49,14 +88,21 @@ public sealed class PeerClient : IAsyncDisposable
         string? token = null,
         string? key = SignalingTestHost.DefaultKey,
         Action<ClientWebSocketOptions>? configure = null,
-        Uri? rawUri = null)
+        Uri? rawUri = null,
+        bool read = true)
     {
         var socket = new ClientWebSocket();
         configure?.Invoke(socket.Options);
         token ??= "tok" + Guid.NewGuid().ToString("N")[..10];
         using var cts = new CancellationTokenSource(DefaultTimeout);
         await socket.ConnectAsync(rawUri ?? BuildUri(socketUri, key, id, token), cts.Token);
-        return new PeerClient(socket, id ?? string.Empty, token);
+        var client = new PeerClient(socket, id ?? string.Empty, token);
+        if (read)
+        {
+            client.StartPump();
+        }
+
+        return client;
     }
 
     /// <summary>Connects and asserts that the first frame is exactly OPEN.</summary>
@@ -65,10 +111,11 @@ public sealed class PeerClient : IAsyncDisposable
         string? id = null,
         string? token = null,
         string? key = SignalingTestHost.DefaultKey,
-        Action<ClientWebSocketOptions>? configure = null)
+        Action<ClientWebSocketOptions>? configure = null,
+        bool read = true)
     {
-        var client = await OpenAsync(socketUri, id ?? NewId(), token, key, configure);
-        var first = await client.ReceiveAsync();
+        var client = await OpenAsync(socketUri, id ?? NewId(), token, key, configure, read: read);
+        var first = read ? await client.ReceiveAsync() : await client.ReceiveOnceDirectAsync();
         if (first != """{"type":"OPEN"}""")
         {
             await client.DisposeAsync();
@@ -109,28 +156,31 @@ public sealed class PeerClient : IAsyncDisposable
     /// <summary>The next message, or null when the socket closed.</summary>
     public async Task<string?> TryReceiveAsync(TimeSpan? timeout = null)
     {
+        StartPump();
         using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
-        using var stream = new MemoryStream();
         try
         {
-            while (true)
-            {
-                var result = await _socket.ReceiveAsync(_buffer, cts.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return null;
-                }
-
-                stream.Write(_buffer, 0, result.Count);
-                if (result.EndOfMessage)
-                {
-                    return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
-                }
-            }
+            return await _inbox.Reader.WaitToReadAsync(cts.Token) && _inbox.Reader.TryRead(out var message) ? message : null;
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
             throw new TimeoutException($"no message for {Id} within {timeout ?? DefaultTimeout}");
+        }
+    }
+
+    /// <summary>Reads one message straight from the socket (for a client that otherwise never reads).</summary>
+    private async Task<string> ReceiveOnceDirectAsync()
+    {
+        var buffer = new byte[64 * 1024];
+        using var message = new MemoryStream();
+        while (true)
+        {
+            var result = await _socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(DefaultTimeout);
+            message.Write(buffer, 0, result.Count);
+            if (result.EndOfMessage || result.MessageType == WebSocketMessageType.Close)
+            {
+                return Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length);
+            }
         }
     }
 
@@ -201,10 +251,23 @@ public sealed class PeerClient : IAsyncDisposable
             using var cts = new CancellationTokenSource(DefaultTimeout);
             try
             {
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", cts.Token);
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", cts.Token);
             }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
             {
+            }
+        }
+
+        if (_pump is not null)
+        {
+            // The pump sees the server's answering close frame and ends.
+            try
+            {
+                await _pump.WaitAsync(DefaultTimeout);
+            }
+            catch (TimeoutException)
+            {
+                _socket.Abort();
             }
         }
     }

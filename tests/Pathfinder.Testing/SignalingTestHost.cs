@@ -24,7 +24,7 @@ public sealed class SignalingTestHost : IAsyncDisposable
 
     public WebApplication App { get; }
 
-    /// <summary>http://127.0.0.1:{port}</summary>
+    /// <summary>http://127.0.0.1:{port} (https:// when the host was given an https URL)</summary>
     public Uri HttpBase { get; }
 
     /// <summary>The configured PeerJS path without trailing slash.</summary>
@@ -35,8 +35,8 @@ public sealed class SignalingTestHost : IAsyncDisposable
     /// <summary>The API base, e.g. http://127.0.0.1:1234/pathfinder</summary>
     public Uri ApiBase => new(HttpBase, Path.Length == 0 ? "/" : Path);
 
-    /// <summary>ws://127.0.0.1:{port}{path}/peerjs</summary>
-    public Uri SocketUri => new($"ws://{HttpBase.Authority}{Path}/peerjs");
+    /// <summary>ws://127.0.0.1:{port}{path}/peerjs (wss:// over https)</summary>
+    public Uri SocketUri => new($"{(HttpBase.Scheme == Uri.UriSchemeHttps ? "wss" : "ws")}://{HttpBase.Authority}{Path}/peerjs");
 
     public static async Task<SignalingTestHost> StartAsync(
         IDictionary<string, string?>? settings = null,
@@ -74,10 +74,9 @@ public sealed class SignalingTestHost : IAsyncDisposable
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         var address = new Uri(app.Urls.First());
-        var path = values.TryGetValue("Signaling:Path", out var p) && p is not null
-            ? Configuration.SignalingOptions.NormalizePath(p)
-            : DefaultPath;
-        return new SignalingTestHost(app, new Uri($"http://127.0.0.1:{address.Port}"), path);
+        // As the service resolved it (Signaling:Path or PEERJS_PATH).
+        var path = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.SignalingOptions>>().Value.NormalizedPath;
+        return new SignalingTestHost(app, new Uri($"{address.Scheme}://127.0.0.1:{address.Port}"), path);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Logging.Console;
+using Pathfinder.Signaling.Configuration;
+
+namespace Pathfinder.Signaling.Hosting;
+
+/// <summary>
+/// How the process listens and writes its console log: the port (unless the host was given URLs), HTTPS/WSS from
+/// Kestrel when a certificate is configured, and the console log format (<c>LOG_FORMAT</c>).
+/// </summary>
+public static class Listening
+{
+    /// <summary>Console log formats accepted by <c>LOG_FORMAT</c> (ASP.NET Core's formatters).</summary>
+    public static readonly string[] LogFormats = [ConsoleFormatterNames.Simple, ConsoleFormatterNames.Json, ConsoleFormatterNames.Systemd];
+
+    public static WebApplicationBuilder ConfigureListening(this WebApplicationBuilder builder, SignalingSettings settings)
+    {
+        var certificate = settings.Certificate;
+        if (!HasConfiguredUrls(builder.Configuration))
+        {
+            StartupFailure.ThrowIfPortInUse(settings.Options.Port);
+            builder.WebHost.UseUrls($"{(certificate is null ? "http" : "https")}://+:{settings.Options.Port}");
+        }
+
+        if (certificate is not null)
+        {
+            // Every https:// endpoint (ours, ASPNETCORE_URLS, --urls) serves this certificate unless Kestrel's own
+            // configuration names another.
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
+
+        return builder;
+    }
+
+    /// <summary><c>LOG_FORMAT=simple|json|systemd</c> chooses the console formatter (as <c>Logging:Console:FormatterName</c> does).</summary>
+    public static WebApplicationBuilder ConfigureLogFormat(this WebApplicationBuilder builder)
+    {
+        var format = builder.Configuration["LOG_FORMAT"]?.Trim().ToLowerInvariant();
+        if (string.IsNullOrEmpty(format))
+        {
+            return builder;
+        }
+
+        if (!LogFormats.Contains(format))
+        {
+            throw new SignalingConfigurationException(
+                $"LOG_FORMAT must be one of {string.Join(", ", LogFormats)}, got '{builder.Configuration["LOG_FORMAT"]}'");
+        }
+
+        builder.Logging.AddConsole(console => console.FormatterName = format);
+        if (format == ConsoleFormatterNames.Json)
+        {
+            builder.Logging.AddJsonConsole(json =>
+            {
+                json.UseUtcTimestamp = true;
+                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+
+        return builder;
+    }
+
+    private static bool HasConfiguredUrls(ConfigurationManager configuration) =>
+        !string.IsNullOrEmpty(configuration["urls"])
+        || !string.IsNullOrEmpty(configuration["http_ports"])
+        || !string.IsNullOrEmpty(configuration["https_ports"])
+        || configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+}

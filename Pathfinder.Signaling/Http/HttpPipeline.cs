@@ -1,0 +1,34 @@
+using Pathfinder.Signaling.Configuration;
+
+namespace Pathfinder.Signaling.Http;
+
+/// <summary>
+/// The middleware in front of the PeerJS endpoints, in the order it must run: trusted forwarded headers (so everything
+/// after sees the real client IP and scheme), WebSockets, CORS for the API (preflights are answered before they count
+/// against a limit, and a 429 still carries CORS headers for an allowed origin), then the per-IP rate limit (429
+/// before any upgrade).
+/// </summary>
+public static class HttpPipeline
+{
+    public static IServiceCollection AddPeerJsHttp(this IServiceCollection services, SignalingOptions options, IHostEnvironment environment)
+    {
+        var origins = OriginAllowList.Create(options.CorsOrigins);
+        services.AddSingleton(origins);
+        services.AddCors(cors => cors.AddPolicy(PeerJsCors.PolicyName, policy => PeerJsCors.Configure(policy, origins)));
+        services.AddTrustedProxies(options);
+        services.AddClientRateLimiting(options, environment);
+        return services;
+    }
+
+    public static WebApplication UsePeerJsHttp(this WebApplication app, SignalingOptions options)
+    {
+        var apiPath = new PathString(options.NormalizedPath.Length == 0 ? "/" : options.NormalizedPath);
+        app.UseTrustedProxies(options);
+        app.UseWebSockets();
+        app.UseWhen(
+            context => context.Request.Path.StartsWithSegments(apiPath) && !context.WebSockets.IsWebSocketRequest,
+            branch => branch.UseCors(PeerJsCors.PolicyName));
+        app.UseClientRateLimiting(options, app.Environment);
+        return app;
+    }
+}

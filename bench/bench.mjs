@@ -1,0 +1,357 @@
+// Side-by-side benchmark: the reference PeerJS server (npm `peer` 1.0.2) vs Pathfinder.Signaling (one replica,
+// in-memory) vs Pathfinder.Signaling (two replicas sharing a private redis-server, every relay crossing Redis).
+// Runs A B C A B C … (interleaved rounds), each run on fresh server processes driven by the same load generator
+// (loadgen.mjs), prints one table per server with the MEDIAN over the rounds, the ratios Pathfinder ÷ reference and
+// a PASS/MISS line per target of issue 8 item 2. Started by bench/run.sh, which builds and installs everything first.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { openSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const work = path.join(here, '.work');
+const repo = path.dirname(here);
+
+// ------------------------------------------------------------------ options
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : def; };
+const quick = flag('--quick');
+const O = {
+  rounds: Number(opt('--rounds', quick ? 2 : 3)),
+  peers: Number(opt('--peers', quick ? 300 : 1000)),
+  messages: Number(opt('--messages', quick ? 30000 : 200000)),
+  latencySeconds: Number(opt('--latency-seconds', quick ? 3 : 10)),
+  latencyRate: Number(opt('--latency-rate', 200)),
+  settleMs: Number(opt('--settle-ms', quick ? 3000 : 6000)),
+  window: Number(opt('--window', 4)),
+  servers: opt('--servers', 'ref,pf1,pf2').split(','),
+  env: opt('--env', 'Production'), // Production (strong generated key, rate limiting off) or Development
+  strict: flag('--strict'),
+};
+const clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const logDir = path.join(work, 'logs', stamp);
+mkdirSync(logDir, { recursive: true });
+const say = (s) => process.stderr.write(`[bench] ${s}\n`);
+
+// ------------------------------------------------------------------ processes
+const children = new Set();
+function start(name, cmd, args, { env = {}, cwd = work } = {}) {
+  const out = openSync(path.join(logDir, `${name}.log`), 'a');
+  const child = spawn(cmd, args, { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', out, out] });
+  child.exited = new Promise((r) => child.once('exit', (code, sig) => { children.delete(child); child.exitCode_ = code ?? sig; r(code ?? sig); }));
+  child.name = name;
+  children.add(child);
+  return child;
+}
+async function stop(child) {
+  if (!child || !children.has(child)) return;
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 8000);
+  await child.exited;
+  clearTimeout(t);
+}
+function killAll() { for (const c of children) { try { c.kill('SIGKILL'); } catch { } } }
+process.on('exit', killAll);
+for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { say(`${s}: stopping`); killAll(); process.exit(130); });
+
+// The servers must not inherit the caller's Redis, telemetry or Signaling settings.
+function cleanEnv() {
+  const e = { ...process.env };
+  for (const k of Object.keys(e)) {
+    if (/^(ConnectionStrings__|OTEL_|Signaling__|ASPNETCORE_|DOTNET_|PEERJS_|PEERSERVER_|RATE_LIMIT|MAX_CONNECTIONS|CONCURRENT_LIMIT|ALIVE_TIMEOUT|EXPIRE_TIMEOUT|ALLOW_DISCOVERY|CORS_ORIGINS|PROXIED|KNOWN_PROXIES|TLS_|LOG_FORMAT|PORT$)/.test(k)) delete e[k];
+  }
+  return e;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+function httpStatus(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => { req.destroy(); resolve(0); });
+  });
+}
+async function waitHttp(child, url, timeoutMs = 40000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!children.has(child)) throw new Error(`${child.name} exited (${child.exitCode_}) before it was ready; see ${logDir}/${child.name}.log`);
+    if (await httpStatus(url) === 200) return;
+    await sleep(150);
+  }
+  throw new Error(`${child.name}: ${url} not ready after ${timeoutMs} ms`);
+}
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => { buf += d; if (buf.includes('\r\n')) { s.destroy(); resolve(buf.startsWith('+PONG')); } });
+    s.on('error', () => resolve(false));
+    setTimeout(() => { s.destroy(); resolve(false); }, 1000);
+  });
+}
+
+// ------------------------------------------------------------------ servers
+const refBin = path.join(work, 'ref', 'node_modules', 'peer', 'dist', 'bin', 'peerjs.js');
+const serviceDll = path.join(work, 'service', 'Pathfinder.Signaling.dll');
+const strongKey = randomBytes(24).toString('base64url'); // passes the Production key guard
+let pfEnv = O.env; // may fall back to Development once (recorded in the output)
+
+async function startPathfinder(name, port, extraEnv) {
+  const key = pfEnv === 'Production' ? strongKey : 'pathfinder';
+  const env = {
+    ASPNETCORE_URLS: `http://127.0.0.1:${port}`,
+    ASPNETCORE_ENVIRONMENT: pfEnv,
+    PEERJS_KEY: key,
+    RATE_LIMIT_ENABLED: 'false',      // all bench sockets come from 127.0.0.1
+    MAX_CONNECTIONS_PER_PEER: '0',    // idem: no per-IP socket cap
+    ...(O.peers > 4500 ? { CONCURRENT_LIMIT: String(O.peers + 1000) } : {}),
+    ...extraEnv,
+  };
+  // Content root = the publish folder, so the shipped appsettings.json (log levels) applies.
+  const child = start(name, 'dotnet', [serviceDll], { env, cwd: path.dirname(serviceDll) });
+  await waitHttp(child, `http://127.0.0.1:${port}/health`);
+  return { child, key };
+}
+
+const SERVERS = {
+  ref: {
+    title: 'reference peer 1.0.2 (node)',
+    async up(tag) {
+      const port = await freePort();
+      const args = [refBin, '--port', String(port), '--host', '127.0.0.1', '--path', '/pathfinder', '--key', 'pathfinder'];
+      if (O.peers > 4500) args.push('--concurrent_limit', String(O.peers + 1000));
+      const child = start(`ref-${tag}`, process.execPath, args);
+      await waitHttp(child, `http://127.0.0.1:${port}/pathfinder`);
+      return { procs: [child], pids: [child.pid], auxPids: [], key: 'pathfinder', urls: [`ws://127.0.0.1:${port}/pathfinder/peerjs`] };
+    },
+  },
+  pf1: {
+    title: 'Pathfinder, 1 replica (in-memory)',
+    async up(tag) {
+      const port = await freePort();
+      const { child, key } = await withFallback(() => startPathfinder(`pf1-${tag}`, port, {}));
+      return { procs: [child], pids: [child.pid], auxPids: [], key, urls: [`ws://127.0.0.1:${port}/pathfinder/peerjs`] };
+    },
+  },
+  pf2: {
+    title: 'Pathfinder, 2 replicas + redis (every relay crosses Redis)',
+    sameReplicaLatency: true,
+    async up(tag) {
+      const rport = await freePort();
+      const redis = start(`redis-${tag}`, 'redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+      const end = Date.now() + 10000;
+      while (!(await redisPing(rport))) {
+        if (Date.now() > end || !children.has(redis)) throw new Error(`redis-server did not start; see ${logDir}/redis-${tag}.log`);
+        await sleep(100);
+      }
+      const env = { ConnectionStrings__redis: `127.0.0.1:${rport}` };
+      const [p1, p2] = [await freePort(), await freePort()];
+      const a = await withFallback(() => startPathfinder(`pf2a-${tag}`, p1, env));
+      const b = await startPathfinder(`pf2b-${tag}`, p2, env);
+      return {
+        procs: [a.child, b.child, redis], pids: [a.child.pid, b.child.pid], auxPids: [redis.pid], key: a.key,
+        urls: [`ws://127.0.0.1:${p1}/pathfinder/peerjs`, `ws://127.0.0.1:${p2}/pathfinder/peerjs`],
+      };
+    },
+  },
+};
+
+async function withFallback(fn) {
+  try { return await fn(); } catch (e) {
+    if (pfEnv !== 'Production') throw e;
+    say(`Pathfinder did not start in Production (${e.message}); falling back to Development for the rest of the run`);
+    pfEnv = 'Development';
+    return fn();
+  }
+}
+
+function runLoadgen(config) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(here, 'loadgen.mjs'), '--config', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('exit', () => {
+      children.delete(child);
+      try { resolve(JSON.parse(out.trim().split('\n').pop())); } catch { resolve({ failed: `no result (${out.slice(0, 200)})` }); }
+    });
+  });
+}
+
+async function runOne(server, round) {
+  const def = SERVERS[server];
+  const tag = `${server}r${round}`;
+  let s;
+  try {
+    s = await def.up(tag);
+    await sleep(1000); // let start-up work finish before measuring
+    const res = await runLoadgen({
+      urls: s.urls, key: s.key, pids: s.pids, auxPids: s.auxPids, clkTck, tag,
+      peers: O.peers, messages: O.messages, window: O.window, settleMs: O.settleMs,
+      latencyRate: O.latencyRate, latencySeconds: O.latencySeconds, sameReplicaLatency: !!def.sameReplicaLatency,
+    });
+    res.server = server; res.round = round;
+    return res;
+  } catch (e) {
+    return { server, round, failed: e.message };
+  } finally {
+    if (s) for (const c of s.procs) await stop(c);
+    for (const c of [...children]) if (c.name?.endsWith(tag)) await stop(c); // a half-started run
+  }
+}
+
+// ------------------------------------------------------------------ main
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const get = (o, p) => p.split('.').reduce((a, k) => (a == null ? undefined : a[k]), o);
+
+const METRICS = [
+  ['relay.serverCpuUs', 'server CPU per relayed message', 'µs', 2],
+  ['relay.auxCpuUs', '  of which redis-server', 'µs', 2],
+  ['connect.serverCpuUs', 'server CPU per connect', 'µs', 0],
+  ['memory.perPeerKb', 'memory per connected peer (idle, heartbeating)', 'KB', 1],
+  ['memory.busyPerPeerKb', 'memory per peer after the relay phase', 'KB', 1],
+  ['relay.msgsPerSec', 'saturated relay throughput', 'msg/s', 0],
+  ['connect.perSec', 'connect rate (32 in flight)', 'conn/s', 0],
+  ['latency.p50', 'light-load latency p50', 'ms', 3],
+  ['latency.p99', 'light-load latency p99', 'ms', 3],
+  ['latencySame.p50', '  same-replica p50 (cluster)', 'ms', 3],
+  ['latencySame.p99', '  same-replica p99 (cluster)', 'ms', 3],
+  ['relay.ctxPerMsg', 'server context switches per message', '', 2],
+  ['relay.serverCpuShare', 'server cores busy during relay', 'cores', 2],
+  ['relay.genCpuUs', 'load generator CPU per message', 'µs', 2],
+  ['memory.threads', 'server threads (idle)', '', 0],
+];
+const fmt = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+async function main() {
+  for (const f of [refBin, serviceDll]) if (!existsSync(f)) throw new Error(`missing ${f}: run bench/run.sh`);
+  const load0 = os.loadavg();
+  const started = Date.now();
+  say(`rounds=${O.rounds} peers=${O.peers} messages=${O.messages} latency=${O.latencyRate}/s x ${O.latencySeconds}s servers=${O.servers.join(',')} logs=${logDir}`);
+  const results = [];
+  for (let r = 1; r <= O.rounds; r++) {
+    for (const s of O.servers) {
+      const t = Date.now();
+      say(`round ${r}/${O.rounds}: ${s} …`);
+      const res = await runOne(s, r);
+      results.push(res);
+      say(res.failed ? `round ${r} ${s}: FAILED ${res.failed}` : `round ${r} ${s}: ${fmt(res.relay.serverCpuUs, 2)} µs/msg, ${fmt(res.connect.serverCpuUs, 0)} µs/connect, ${fmt(res.memory.perPeerKb, 1)} KB/peer, ${fmt(res.relay.msgsPerSec, 0)} msg/s, p50 ${fmt(res.latency.p50, 3)} ms (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+    }
+  }
+
+  const lines = [];
+  const p = (s = '') => lines.push(s);
+  const commit = (() => { try { return execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).toString().trim(); } catch { return '?'; } })();
+  p(`Pathfinder signaling benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit} (working tree), ${os.cpus().length} cores, load avg ${load0[0].toFixed(2)} → ${os.loadavg()[0].toFixed(2)}`);
+  p(`${O.rounds} interleaved rounds (${O.servers.join(' ')} …), median shown; ${O.peers} peers heartbeating every 5 s, ${O.messages} relayed CANDIDATE messages (~${results.find((r) => r.payloadBytes)?.payloadBytes ?? '?'} B payload, ${O.window} in flight per sender), latency ${O.latencyRate} msg/s for ${O.latencySeconds} s; Pathfinder in ${pfEnv}${pfEnv === 'Production' ? ' (generated 32-char key, rate limiting and per-IP cap off)' : ''}, Release build`);
+  const med = {};
+  const errs = {};
+  for (const s of O.servers) {
+    const rs = results.filter((r) => r.server === s && !r.failed);
+    const failed = results.filter((r) => r.server === s && r.failed);
+    med[s] = Object.fromEntries(METRICS.map(([k]) => [k, median(rs.map((r) => get(r, k)))]));
+    errs[s] = { runs: rs.length, failed: failed.length, lost: 0, reordered: 0, corrupt: 0, unexpected: 0, closedUnexpectedly: 0, connectFailures: 0 };
+    for (const r of rs) {
+      for (const k of ['lost', 'reordered', 'corrupt', 'unexpected', 'closedUnexpectedly']) errs[s][k] += r.errors[k];
+      errs[s].connectFailures += r.connect.failures;
+    }
+    p();
+    p(`== ${SERVERS[s].title}: median of ${rs.length} run(s)${failed.length ? `, ${failed.length} FAILED: ${failed.map((f) => f.failed).join(' | ')}` : ''}`);
+    for (const [k, label, unit, d] of METRICS) {
+      if (!Number.isFinite(med[s][k])) continue;
+      if (k === 'relay.auxCpuUs' && !SERVERS[s].sameReplicaLatency) continue;
+      const per = rs.map((r) => fmt(get(r, k), d)).join(' / ');
+      p(`  ${label.padEnd(48)} ${fmt(med[s][k], d).padStart(10)} ${unit.padEnd(6)}  (runs: ${per})`);
+    }
+    const e = errs[s];
+    p(`  ${'lost / reordered / corrupt+unexpected messages'.padEnd(48)} ${`${e.lost} / ${e.reordered} / ${e.corrupt + e.unexpected}`.padStart(10)}         (sum over runs; connect failures ${e.connectFailures}, unexpected closes ${e.closedUnexpectedly})`);
+  }
+
+  // Ratios Pathfinder ÷ reference: ratio of the medians, and the per-round ratios (interleaved neighbours).
+  const perRound = (s, k) => {
+    const out = [];
+    for (let r = 1; r <= O.rounds; r++) {
+      const a = results.find((x) => x.server === s && x.round === r && !x.failed);
+      const b = results.find((x) => x.server === 'ref' && x.round === r && !x.failed);
+      if (a && b) out.push(get(a, k) / get(b, k));
+    }
+    return out;
+  };
+  const ratio = (s, k, kRef = k) => med[s]?.[k] / med.ref?.[kRef];
+  const targets = [];
+  if (med.ref) {
+    p();
+    p('== Ratios Pathfinder ÷ reference (ratio of medians; per-round ratios in brackets)');
+    const rows = [
+      ['relay.serverCpuUs', 'CPU per relayed message'],
+      ['connect.serverCpuUs', 'CPU per connect'],
+      ['memory.perPeerKb', 'memory per connected peer'],
+      ['relay.msgsPerSec', 'saturated throughput'],
+      ['latency.p50', 'latency p50'],
+      ['latency.p99', 'latency p99'],
+    ];
+    for (const s of O.servers.filter((x) => x !== 'ref')) {
+      for (const [k, label] of rows) {
+        const x = ratio(s, k);
+        if (!Number.isFinite(x)) continue;
+        p(`  ${s.padEnd(4)} ${label.padEnd(28)} ${fmt(x, 2).padStart(6)}×  [${perRound(s, k).map((v) => fmt(v, 2)).join(', ')}]`);
+      }
+    }
+    const T = (ok, text) => targets.push(`${Number.isFinite(ok) || typeof ok === 'boolean' ? (ok ? 'PASS' : 'MISS') : 'n/a '} ${text}`);
+    const chk = (s, k, max, label) => {
+      const x = ratio(s, k);
+      T(Number.isFinite(x) ? x <= max : NaN, `${label}: ${fmt(x, 2)}× (target ≤ ${max}×)`);
+    };
+    if (med.pf1) {
+      chk('pf1', 'relay.serverCpuUs', 0.5, '1 replica CPU per relayed message');
+      chk('pf1', 'connect.serverCpuUs', 0.5, '1 replica CPU per connect');
+      chk('pf1', 'memory.perPeerKb', 1.0, '1 replica memory per connected peer');
+    }
+    if (med.pf2) chk('pf2', 'relay.serverCpuUs', 1.5, 'cross-replica CPU per relayed message (2 replicas + redis vs reference single node)');
+  }
+  if (med.pf1) T(med.pf1['latency.p50'] <= 1, `1 replica latency p50: ${fmt(med.pf1['latency.p50'], 3)} ms (target ≤ 1 ms)`);
+  if (med.pf2) {
+    T(med.pf2['latency.p50'] <= 2, `cross-replica latency p50: ${fmt(med.pf2['latency.p50'], 3)} ms (target ≤ 2 ms)`);
+    T(med.pf2['latency.p99'] <= 5, `cross-replica latency p99: ${fmt(med.pf2['latency.p99'], 3)} ms (target ≤ 5 ms)`);
+  }
+  for (const s of O.servers.filter((x) => x !== 'ref')) {
+    const e = errs[s];
+    const bad = e.lost + e.reordered + e.corrupt + e.unexpected;
+    T(bad === 0 && e.runs > 0 && e.failed === 0, `${s} zero lost or reordered messages: lost ${e.lost}, reordered ${e.reordered}, corrupt ${e.corrupt + e.unexpected}, failed runs ${e.failed}`);
+  }
+  p();
+  p('== Targets (issue 8 item 2)');
+  for (const t of targets) p(`  ${t}`);
+  p();
+  p(`Absolute numbers vary run to run on shared machines; the ratios are what we claim. Wall time ${((Date.now() - started) / 1000).toFixed(0)} s. Raw results: ${path.relative(repo, path.join(logDir, 'results.json'))}`);
+
+  const text = lines.join('\n');
+  process.stdout.write(text + '\n');
+  writeFileSync(path.join(logDir, 'results.json'), JSON.stringify({ options: O, pathfinderEnvironment: pfEnv, clkTck, results }, null, 2));
+  writeFileSync(path.join(logDir, 'summary.txt'), text + '\n');
+  const anyFailed = results.some((r) => r.failed);
+  const anyMiss = targets.some((t) => t.startsWith('MISS'));
+  process.exit(anyFailed ? 1 : (O.strict && anyMiss ? 3 : 0));
+}
+
+main().catch((e) => { say(`FAILED: ${e.stack || e}`); killAll(); process.exit(1); });

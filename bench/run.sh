@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The benchmark command: Pathfinder.Signaling vs the reference PeerJS server (npm `peer` 1.0.2), side by side.
+#
+#   bash bench/run.sh            # full run: 3 interleaved rounds, 1000 peers, 200k relayed messages (~6-8 min)
+#   bash bench/run.sh --quick    # smoke run: 2 rounds, 300 peers, 30k messages (~2 min)
+#
+# Other flags (passed to bench/bench.mjs): --rounds N, --peers N, --messages N, --latency-seconds S,
+# --latency-rate R, --settle-ms MS, --window W, --servers ref,pf1,pf2, --env Production|Development, --strict
+# (exit 3 when a target is missed), --no-build (reuse bench/.work/service).
+#
+# Everything it installs or writes goes to bench/.work/ (git-ignored): the Release publish of the service, the
+# reference server and the load generator's `ws` (npm), logs and raw results. Loopback only; every process it
+# starts (servers, redis-server, load generator) is stopped by PID at the end.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+work="$here/.work"
+mkdir -p "$work"
+
+build=1
+args=()
+for a in "$@"; do
+  case "$a" in
+    --no-build) build=0 ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: '$1' is required ($2)" >&2; exit 2; }; }
+need dotnet "the .NET 10 SDK"
+need node "Node.js 18+"
+need npm "npm"
+need redis-server "apt-get install -y redis-server"
+need getconf "libc-bin"
+
+if [[ $build == 1 ]]; then
+  echo "[bench] publishing Pathfinder.Signaling (Release) → bench/.work/service" >&2
+  # --artifacts-path keeps this build's obj/bin away from the Debug builds others run in the same tree.
+  dotnet publish "$repo/Pathfinder.Signaling" -c Release -o "$work/service" \
+    --artifacts-path "$work/artifacts" -nologo -v quiet -clp:ErrorsOnly >"$work/publish.log" 2>&1 \
+    || { cat "$work/publish.log" >&2; echo "bench: dotnet publish failed" >&2; exit 1; }
+fi
+[[ -f "$work/service/Pathfinder.Signaling.dll" ]] || { echo "bench: no published service in bench/.work/service" >&2; exit 1; }
+
+install_npm() { # folder package@version
+  local dir="$work/$1" spec="$2" name="${2%@*}"
+  if ! node -e "process.exit(require('$dir/node_modules/$name/package.json').version === '${spec##*@}' ? 0 : 1)" 2>/dev/null; then
+    echo "[bench] npm install $spec → bench/.work/$1" >&2
+    mkdir -p "$dir"
+    [[ -f "$dir/package.json" ]] || echo '{"private":true}' >"$dir/package.json"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error "$spec" >/dev/null)
+  fi
+}
+install_npm ref peer@1.0.2   # the reference server, run through its own CLI
+install_npm gen ws@8.18.3    # the load generator's WebSocket client
+
+exec node "$here/bench.mjs" "${args[@]}"

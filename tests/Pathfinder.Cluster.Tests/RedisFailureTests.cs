@@ -1,0 +1,169 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Pathfinder.Signaling.Cluster.Tests;
+
+/// <summary>What happens when a replica crashes or Redis goes away — against real processes and a real redis-server.</summary>
+public sealed class RedisFailureTests
+{
+    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return false;
+    }
+
+    private static async Task<HttpStatusCode> HealthAsync(SignalingTestHost host)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var response = await http.GetAsync(new Uri(host.HttpBase, "/health"));
+        return response.StatusCode;
+    }
+
+    /// <summary>Sends OFFERs from <paramref name="from"/> to <paramref name="to"/> until one arrives (bounded).</summary>
+    private static async Task<bool> RelayEventuallyWorksAsync(PeerClient from, PeerClient to, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var attempt = 0;
+        while (DateTime.UtcNow < deadline)
+        {
+            var marker = $"attempt-{attempt++}-{Guid.NewGuid():N}";
+            await from.SendToAsync("OFFER", to.Id, JsonSerializer.Serialize(marker));
+            try
+            {
+                while (true)
+                {
+                    var message = await to.ReceiveAsync(TimeSpan.FromMilliseconds(500));
+                    if (message.Contains(marker, StringComparison.Ordinal))
+                    {
+                        return true;
+                    }
+                }
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+
+        return false;
+    }
+
+    [Fact]
+    public async Task A_crashed_replicas_ids_are_reclaimable_by_their_owner_at_once_and_by_others_after_the_lease()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var prefix = "crash" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+            ["Signaling:Cluster:KeyPrefix"] = prefix,
+            ["Signaling:Cluster:LeaseMilliseconds"] = "3000",
+        };
+        await using var survivor = await SignalingTestHost.StartAsync(settings);
+        await using var doomed = await SignalingProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["ConnectionStrings__redis"] = redis.ConnectionString,
+            ["Signaling__Cluster__KeyPrefix"] = prefix,
+            ["Signaling__Cluster__LeaseMilliseconds"] = "3000",
+        });
+
+        var owned = PeerClient.NewId("owned");
+        var orphan = PeerClient.NewId("orphan");
+        var a = await PeerClient.ConnectAsync(doomed.SocketUri, owned, token: "mine");
+        var b = await PeerClient.ConnectAsync(doomed.SocketUri, orphan, token: "theirs");
+        await doomed.KillAsync();
+
+        // The owner reconnecting (same token) on the surviving replica never sees ID-TAKEN.
+        await using var back = await PeerClient.ConnectAsync(survivor.SocketUri, owned, token: "mine");
+
+        // Someone else must wait for the lease to run out...
+        var started = DateTime.UtcNow;
+        await using (var early = await PeerClient.OpenAsync(survivor.SocketUri, orphan, token: "intruder"))
+        {
+            Assert.Contains("ID-TAKEN", await early.ReceiveAsync(), StringComparison.Ordinal);
+        }
+
+        // ...and gets the id once it has.
+        PeerClient? winner = null;
+        Assert.True(await WaitUntilAsync(async () =>
+        {
+            var attempt = await PeerClient.OpenAsync(survivor.SocketUri, orphan, token: "intruder");
+            if (await attempt.ReceiveAsync() == """{"type":"OPEN"}""")
+            {
+                winner = attempt;
+                return true;
+            }
+
+            await attempt.DisposeAsync();
+            return false;
+        }, TimeSpan.FromSeconds(15)));
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+        await winner!.DisposeAsync();
+        a.Socket.Dispose();
+        b.Socket.Dispose();
+    }
+
+    [Fact]
+    public async Task A_redis_restart_mid_session_degrades_then_recovers_without_a_restart()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ClusterUnderTest.StartAsync(2, redis.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Signaling:Cluster:LeaseMilliseconds"] = "3000",
+        });
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var c = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+        Assert.True(await RelayEventuallyWorksAsync(a, b, TimeSpan.FromSeconds(5)));
+        Assert.Equal(HttpStatusCode.OK, await HealthAsync(cluster[0]));
+
+        await redis.StopAsync();
+
+        // Readiness reports the backplane; peers on the same replica keep relaying.
+        Assert.True(await WaitUntilAsync(async () => await HealthAsync(cluster[0]) != HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
+        await a.SendToAsync("OFFER", c.Id, "\"same replica\"");
+        Assert.Equal($$"""{"type":"OFFER","src":"{{a.Id}}","dst":"{{c.Id}}","payload":"same replica"}""", await c.ReceiveAsync());
+
+        // A message for a peer on another replica is not silently lost: the sender hears EXPIRE at once.
+        await a.SendToAsync("OFFER", b.Id, "\"during outage\"");
+        Assert.Equal($$"""{"type":"EXPIRE","src":"{{b.Id}}","dst":"{{a.Id}}"}""", await a.ReceiveAsync());
+
+        await redis.StartAsync();
+
+        Assert.True(await RelayEventuallyWorksAsync(a, b, TimeSpan.FromSeconds(20)), "cross-replica relay did not resume");
+        Assert.True(await RelayEventuallyWorksAsync(b, a, TimeSpan.FromSeconds(5)));
+        Assert.True(await WaitUntilAsync(async () => await HealthAsync(cluster[0]) == HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
+
+        // Presence was re-registered: the ids are taken cluster-wide again.
+        await using var intruder = await PeerClient.OpenAsync(cluster.Socket(0), b.Id, token: "intruder");
+        Assert.Contains("ID-TAKEN", await intruder.ReceiveAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Redis_down_at_start_does_not_stop_the_service_and_the_cluster_forms_when_it_comes()
+    {
+        var port = RedisServer.FreePort();
+        await using var cluster = await ClusterUnderTest.StartAsync(2, $"127.0.0.1:{port}");
+        Assert.NotEqual(HttpStatusCode.OK, await HealthAsync(cluster[0]));
+
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var c = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+        await a.SendToAsync("CANDIDATE", c.Id, "1");
+        Assert.Equal($$"""{"type":"CANDIDATE","src":"{{a.Id}}","dst":"{{c.Id}}","payload":1}""", await c.ReceiveAsync());
+
+        await using var redis = await RedisServer.StartAsync(port);
+        Assert.True(await RelayEventuallyWorksAsync(a, b, TimeSpan.FromSeconds(20)), "cross-replica relay did not start");
+        Assert.True(await WaitUntilAsync(async () => await HealthAsync(cluster[1]) == HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
+    }
+}
+
