@@ -65,7 +65,7 @@ public static class SignalingConfiguration
         o.CorsOrigins = r.List(nameof(o.CorsOrigins), o.CorsOrigins);
         o.Proxied = r.Bool(nameof(o.Proxied), o.Proxied);
         o.KnownProxies = r.List(nameof(o.KnownProxies), o.KnownProxies);
-        o.MaxConnectionsPerIp = r.Int(nameof(o.MaxConnectionsPerIp), o.MaxConnectionsPerIp, 0, int.MaxValue, "sockets (0 = no limit)");
+        o.MaxConnectionsPerIp = r.Int(nameof(o.MaxConnectionsPerIp), o.MaxConnectionsPerIp, 0, int.MaxValue, "sockets", " (0 = no limit)");
         o.RateLimitEnabled = r.OptionalBool(nameof(o.RateLimitEnabled), o.RateLimitEnabled);
         o.RateLimitMax = r.Int(nameof(o.RateLimitMax), o.RateLimitMax, 1, int.MaxValue, "requests");
         o.RateLimitWindow = r.Int(nameof(o.RateLimitWindow), o.RateLimitWindow, 1000, int.MaxValue, "milliseconds");
@@ -201,7 +201,7 @@ public static class SignalingConfiguration
         {
             if (!string.IsNullOrEmpty(o.TlsKeyPath))
             {
-                errors.Add($"{r.NameOf(nameof(o.TlsKeyPath))} is set but {certName} is not: give the certificate too");
+                errors.Add($"{r.NameOf(nameof(o.TlsKeyPath))} is set but no certificate is: set TLS_CERT_PATH (or Signaling:TlsCertificatePath) too");
             }
 
             return null;
@@ -244,10 +244,10 @@ public static class SignalingConfiguration
 
         public string? Text(string setting, string? current) => Raw(setting) ?? current;
 
-        public int Int(string setting, int current, int min, int max, string? unit) =>
-            (int)Long(setting, current, min, max, unit);
+        public int Int(string setting, int current, int min, int max, string? unit, string? note = null) =>
+            (int)Long(setting, current, min, max, unit, note);
 
-        public long Long(string setting, long current, long min, long max, string? unit)
+        public long Long(string setting, long current, long min, long max, string? unit, string? note = null)
         {
             var raw = Raw(setting);
             if (raw is null)
@@ -263,7 +263,7 @@ public static class SignalingConfiguration
 
             var what = unit is null ? "a whole number" : $"a whole number of {unit}";
             var range = max == int.MaxValue || max == long.MaxValue ? $"≥ {min}" : $"between {min} and {max}";
-            errors.Add($"{NameOf(setting)} must be {what} {range}, got '{raw}'");
+            errors.Add($"{NameOf(setting)} must be {what} {range}{note}, got '{raw}'");
             return current;
         }
 

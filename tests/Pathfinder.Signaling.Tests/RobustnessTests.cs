@@ -118,6 +118,7 @@ public sealed class RobustnessTests
         }
 
         await gotLeave.WaitAsync(TimeSpan.FromSeconds(30));
+        await disconnects.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(10));
         Assert.Contains(disconnects.GetMeasurementSnapshot(), m => (string?)m.Tags["reason"] == "slow_consumer");
     }
 
