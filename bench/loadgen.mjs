@@ -3,9 +3,10 @@
 // WebSockets and measures the server processes it is given through /proc:
 //
 //   warmup   connect a few peers, relay some messages, close them (JIT, pools, heaps reach a steady state)
-//   connect  N peers (each heartbeating every 5 s): server CPU per connect, connect rate, RSS growth per peer
+//   connect  N peers (each heartbeating every 5 s): RSS growth per peer, first-batch CPU per connect
 //   relay    every peer sends CANDIDATE-sized messages (~300 B payload) to its partner, windowed, until M messages
 //            are delivered: server CPU per relayed message, saturated messages/s, lost / reordered / corrupted
+//   connect2 N more peers with everything warm: server CPU per connect (steady state), connect rate
 //   latency  light load (R msgs/s, timestamped one-way) on a few pairs: p50 / p99 in ms
 //
 // Usage: node loadgen.mjs --config '<json>'   (prints one JSON result line on stdout; progress on stderr)
@@ -42,6 +43,7 @@ const {
   sameReplicaLatency = false, // cluster: also measure pairs that share a replica
   heartbeatMs = 5000,
   drainMs = 10000,
+  warmConnect = true,   // a second batch of N connects once everything is warm
 } = cfg;
 
 const log = (...a) => process.stderr.write(`[loadgen ${tag}] ${a.join(' ')}\n`);
@@ -311,6 +313,25 @@ async function main() {
   result.memory.busyPerPeerKb = (s3.rssKb - s0.rssKb) / list.length;
   log(`relayed ${rel.delivered}/${rel.sent} in ${rel.ms.toFixed(0)} ms`);
 
+  // ---- connect again, everything warm (steady state): N more peers while the first N stay connected
+  if (warmConnect) {
+    const more = makePeers(list.length, `q${tag}`);
+    const k0 = snapshot();
+    const c2 = await connectAll(more);
+    const k1 = snapshot();
+    await sleep(300);
+    const k1b = snapshot();
+    const kd = delta(k0, k1b);
+    result.connectWarm = {
+      ok: more.length - c2.failures, failures: c2.failures, errors: c2.errors,
+      perSec: (more.length - c2.failures) / ((k1.t - k0.t) / 1000),
+      serverCpuUs: (kd.serverUs + kd.auxUs) / more.length,
+    };
+    log(`connected ${more.length - c2.failures}/${more.length} more at ${result.connectWarm.perSec.toFixed(0)}/s`);
+    await Promise.all(more.map((p) => p.close()));
+    await sleep(500);
+  }
+
   // ---- latency (light load)
   const pairsCross = [];
   for (let i = 0; i < latencyPairs && 2 * i + 1 < list.length; i++) pairsCross.push([list[2 * i], list[2 * i + 1]]);
@@ -322,7 +343,7 @@ async function main() {
     result.latencySame = await latency(pairsSame, latencyRate, latencySeconds);
   }
 
-  result.errors = { ...stats, lost: rel.lost + result.latency.lost + (result.latencySame?.lost ?? 0) };
+  result.errors = { ...stats, connectFailures: c.failures + (result.connectWarm?.failures ?? 0), lost: rel.lost + result.latency.lost + (result.latencySame?.lost ?? 0) };
   delete result.errors.received;
   await Promise.all(list.map((p) => p.close()));
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -2,7 +2,7 @@
 # The benchmark command: Pathfinder.Signaling vs the reference PeerJS server (npm `peer` 1.0.2), side by side.
 #
 #   bash bench/run.sh            # full run: 3 interleaved rounds, 1000 peers, 200k relayed messages (~6-8 min)
-#   bash bench/run.sh --quick    # smoke run: 2 rounds, 300 peers, 30k messages (~2 min)
+#   bash bench/run.sh --quick    # smoke run: 2 rounds, 1000 peers, 30k messages (~2 min)
 #
 # Other flags (passed to bench/bench.mjs): --rounds N, --peers N, --messages N, --latency-seconds S,
 # --latency-rate R, --settle-ms MS, --window W, --servers ref,pf1,pf2, --env Production|Development, --strict

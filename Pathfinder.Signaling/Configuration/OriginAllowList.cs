@@ -98,6 +98,6 @@ public sealed class OriginAllowList
         scheme = uri.Scheme;
         host = wildcard ? "*." + uri.IdnHost["wildcard.".Length..] : uri.IdnHost;
         port = uri.Port;
-        return !wildcard || host.Length > 2;
+        return wildcard ? host.Length > 2 && !host[2..].Contains('*') : !host.Contains('*');
     }
 }

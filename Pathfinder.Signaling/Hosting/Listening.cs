@@ -17,8 +17,13 @@ public static class Listening
         var certificate = settings.Certificate;
         if (!HasConfiguredUrls(builder.Configuration))
         {
-            StartupFailure.ThrowIfPortInUse(settings.Options.Port);
-            builder.WebHost.UseUrls($"{(certificate is null ? "http" : "https")}://+:{settings.Options.Port}");
+            var url = $"{(certificate is null ? "http" : "https")}://+:{settings.Options.Port}";
+            StartupFailure.ThrowIfPortInUse(url);
+            builder.WebHost.UseUrls(url);
+        }
+        else if (builder.Configuration["urls"] is { Length: > 0 } urls)
+        {
+            StartupFailure.ThrowIfPortInUse(urls);
         }
 
         if (certificate is not null)

@@ -9,15 +9,35 @@ namespace Pathfinder.Signaling.Hosting;
 public static partial class StartupFailure
 {
     /// <summary>
-    /// Throws <see cref="Configuration.SignalingConfigurationException"/> with the one line when <paramref name="port"/>
-    /// (to be bound on all interfaces) is taken, before the host starts and would log the bind failure with a stack trace.
+    /// Throws <see cref="Configuration.SignalingConfigurationException"/> with the one line when a port the service is
+    /// about to listen on is taken — before the host starts, which would log the bind failure with a stack trace.
+    /// <paramref name="urls"/> are Kestrel URLs (<c>http://+:9000;https://127.0.0.1:9443</c>); port 0 is not checked.
     /// </summary>
-    public static void ThrowIfPortInUse(int port)
+    public static void ThrowIfPortInUse(string urls)
+    {
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var probe = url.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal);
+            if (!Uri.TryCreate(probe, UriKind.Absolute, out var uri) || uri.Port <= 0)
+            {
+                continue;
+            }
+
+            var address = uri.IsLoopback ? IPAddress.Loopback
+                : IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && !ip.Equals(IPAddress.Any) && !ip.Equals(IPAddress.IPv6Any) ? ip
+                : null; // any address
+            ThrowIfPortInUse(address, uri.Port);
+        }
+    }
+
+    private static void ThrowIfPortInUse(IPAddress? address, int port)
     {
         try
         {
-            using var probe = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
-            probe.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+            using var probe = address is null
+                ? new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true }
+                : new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            probe.Bind(new IPEndPoint(address ?? IPAddress.IPv6Any, port));
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -25,7 +45,7 @@ public static partial class StartupFailure
         }
         catch (SocketException)
         {
-            // No IPv6 here: Kestrel falls back to IPv4 and reports a conflict itself (Describe).
+            // E.g. no IPv6 here or an address of another machine: Kestrel decides, and a conflict ends in Describe.
         }
     }
 

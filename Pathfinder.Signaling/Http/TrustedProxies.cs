@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.HttpOverrides;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Telemetry;
@@ -13,8 +14,6 @@ namespace Pathfinder.Signaling.Http;
 /// </summary>
 public static class TrustedProxies
 {
-    private static int s_warnedUntrusted;
-
     /// <summary>Whether forwarded headers are honoured at all.</summary>
     public static bool Enabled(SignalingOptions options) => options.Proxied || options.KnownProxies.Length > 0;
 
@@ -55,12 +54,13 @@ public static class TrustedProxies
             app.UseForwardedHeaders();
         }
 
+        var warned = new StrongBox<int>();
         return app.Use((context, next) =>
         {
             // X-Original-For is set when the forwarded headers were applied; without it they came from an untrusted source.
             if (context.Request.Headers.ContainsKey("X-Forwarded-For")
                 && !context.Request.Headers.ContainsKey("X-Original-For")
-                && Interlocked.Exchange(ref s_warnedUntrusted, 1) == 0)
+                && Interlocked.Exchange(ref warned.Value, 1) == 0)
             {
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TrustedProxies).FullName!);
                 Log.ForwardedHeadersIgnored(logger, ClientAddress.Of(context));

@@ -3,8 +3,11 @@ namespace Pathfinder.AppHost.Tests;
 /// <summary>The AppHost's model built with the given arguments but never started (no container runtime needed).</summary>
 public sealed class AppModel : IAsyncDisposable
 {
-    private AppModel(DistributedApplication app)
+    private readonly IDistributedApplicationTestingBuilder _builder;
+
+    private AppModel(IDistributedApplicationTestingBuilder builder, DistributedApplication app)
     {
+        _builder = builder;
         App = app;
         Model = app.Services.GetRequiredService<DistributedApplicationModel>();
     }
@@ -17,7 +20,15 @@ public sealed class AppModel : IAsyncDisposable
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Pathfinder_AppHost>(args, cts.Token);
-        return new AppModel(await builder.BuildAsync(cts.Token));
+        try
+        {
+            return new AppModel(builder, await builder.BuildAsync(cts.Token));
+        }
+        catch
+        {
+            await builder.DisposeAsync();
+            throw;
+        }
     }
 
     public IResource this[string name] => Model.Resources.Single(r => r.Name == name);
@@ -61,5 +72,10 @@ public sealed class AppModel : IAsyncDisposable
     public static IReadOnlyDictionary<string, ContainerMountAnnotation> MountsOf(IResource resource) =>
         resource.Annotations.OfType<ContainerMountAnnotation>().ToDictionary(m => m.Target, StringComparer.Ordinal);
 
-    public ValueTask DisposeAsync() => App.DisposeAsync();
+    // The builder too: an undisposed testing builder keeps hooking the next AppHost built in this process.
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        await _builder.DisposeAsync();
+    }
 }

@@ -15,6 +15,7 @@ public sealed class RunningAppHost : IAsyncLifetime
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ResourceEvent> _latest = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopWatching = new();
+    private IDistributedApplicationTestingBuilder? _builder;
     private DistributedApplication? _app;
     private Task? _watcher;
 
@@ -29,7 +30,7 @@ public sealed class RunningAppHost : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Pathfinder_AppHost>(
+        var builder = _builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Pathfinder_AppHost>(
             ["--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", $"--Signaling:Replicas={ExpectedReplicas}"],
             cts.Token);
         _app = await builder.BuildAsync(cts.Token);
@@ -57,6 +58,11 @@ public sealed class RunningAppHost : IAsyncLifetime
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+
+        if (_builder is not null)
+        {
+            await _builder.DisposeAsync();
         }
 
         _stopWatching.Dispose();

@@ -141,7 +141,9 @@ public sealed class RobustnessTests
         await using var bad = await PeerClient.ConnectAsync(host.SocketUri);
         await bad.SendBytesAsync([0x7B, 0xC3, 0x28, 0x7D]);
         await bad.WaitForCloseAsync();
-        Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, bad.CloseStatus);
+        // The server's WebSocket layer answers with 1007 and drops the connection; the client may see either.
+        Assert.True(bad.CloseStatus is WebSocketCloseStatus.InvalidPayloadData or null, $"close status {bad.CloseStatus}");
+        Assert.NotEqual(WebSocketState.Open, bad.Socket.State);
 
         await using var b = await PeerClient.ConnectAsync(host.SocketUri);
         await using var c = await PeerClient.ConnectAsync(host.SocketUri);
