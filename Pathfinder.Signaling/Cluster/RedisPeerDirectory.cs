@@ -388,6 +388,9 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
 
         var frame = envelope.Frame.ToArray();
+        using var activity = envelope.TraceParent.Length == 0
+            ? null
+            : SignalingActivity.StartDelivery(envelope.TraceParent, envelope.Type.Name(), envelope.Dst);
         if (_local.TryGet(envelope.Dst, out var target))
         {
             if (target.TrySend(frame))

@@ -34,6 +34,18 @@ public static class MessageTypes
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a wire message type"),
     };
 
+    /// <summary>The wire spelling as a string (for logs and traces).</summary>
+    public static string Name(this MessageType type) => type switch
+    {
+        MessageType.Heartbeat => "HEARTBEAT",
+        MessageType.Offer => "OFFER",
+        MessageType.Answer => "ANSWER",
+        MessageType.Candidate => "CANDIDATE",
+        MessageType.Leave => "LEAVE",
+        MessageType.Expire => "EXPIRE",
+        _ => "other",
+    };
+
     /// <summary>Case-sensitive match of a JSON string's raw (unescaped) bytes to a type.</summary>
     public static MessageType Parse(ReadOnlySpan<byte> name)
     {

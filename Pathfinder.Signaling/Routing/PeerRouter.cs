@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Protocol;
@@ -97,21 +98,41 @@ public sealed class PeerRouter
             return ValueTask.CompletedTask;
         }
 
+        var started = Stopwatch.GetTimestamp();
         var outbound = new Outbound(message.Type, from.Id, dst, RelayFrame.Write(message.Type, from.Id, dst, message.Payload));
-        return DeliverAsync(outbound, from);
+        var activity = SignalingActivity.StartRelay(message.Type.Name(), from.Id, dst);
+        if (activity is null)
+        {
+            return DeliverAsync(outbound, from, started);
+        }
+
+        return TracedDeliverAsync(activity, outbound, from, started);
+    }
+
+    private async ValueTask TracedDeliverAsync(Activity activity, Outbound outbound, IPeerConnection from, long started)
+    {
+        using (activity)
+        {
+            await DeliverAsync(outbound, from, started);
+        }
     }
 
     /// <summary>
     /// Delivers a relayed (or server-made EXPIRE) message. <paramref name="sender"/> is the local connection to tell
     /// about a failed delivery, when there is one.
     /// </summary>
-    public ValueTask DeliverAsync(Outbound message, IPeerConnection? sender)
+    public ValueTask DeliverAsync(Outbound message, IPeerConnection? sender, long started = 0)
     {
         if (_local.TryGet(message.Dst, out var target))
         {
             if (target.TrySend(message.Frame))
             {
                 _metrics.Relayed(RelayRoute.Local);
+                if (started != 0)
+                {
+                    // From the sender's frame being read to the hand-off into the receiver's send queue.
+                    _metrics.LocalRelayDuration(Stopwatch.GetElapsedTime(started));
+                }
             }
             else
             {

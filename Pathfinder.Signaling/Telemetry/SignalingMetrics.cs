@@ -99,6 +99,10 @@ public sealed class SignalingMetrics
     public void RemoteRelayDuration(long microseconds) =>
         _relayDuration.Record(Math.Max(0, microseconds) / 1_000_000.0, new KeyValuePair<string, object?>("route", "remote"));
 
+    /// <summary>Time to hand a relay to a receiver on the same replica.</summary>
+    public void LocalRelayDuration(TimeSpan elapsed) =>
+        _relayDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("route", "local"));
+
     public void PeerOpened() => _activePeers.Add(1);
 
     public void PeerClosed(DisconnectReason reason)
