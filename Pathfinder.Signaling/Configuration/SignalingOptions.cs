@@ -26,6 +26,12 @@ public sealed class SignalingOptions
     /// <summary>Maximum number of registered peers; checked only when a new id registers.</summary>
     public int ConcurrentLimit { get; set; } = 5_000;
 
+    /// <summary>
+    /// Hard cap on peer sockets of this process; 0 (default) derives it from the open-file limit (soft
+    /// RLIMIT_NOFILE minus 2 %, at least 128). The effective limit is the smaller of this and ConcurrentLimit.
+    /// </summary>
+    public int MaxConnections { get; set; }
+
     /// <summary>Enables <c>GET {Path}/{key}/peers</c>.</summary>
     public bool AllowDiscovery { get; set; }
 

@@ -33,11 +33,22 @@ public sealed class PeerRouter
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _concurrentLimit = options.Value.ConcurrentLimit;
+        _concurrentLimit = EffectiveLimit(options.Value);
         _aliveTicks = options.Value.AliveTimeout * time.TimestampFrequency / 1000;
     }
 
     public LocalPeerTable LocalPeers => _local;
+
+    /// <summary>Registered peers this replica accepts: ConcurrentLimit, capped by MaxConnections or the open-file limit.</summary>
+    public int ConcurrentLimit => _concurrentLimit;
+
+    public static int EffectiveLimit(SignalingOptions options)
+    {
+        var cap = options.MaxConnections > 0
+            ? options.MaxConnections
+            : OpenFileLimit.DerivedCap(OpenFileLimit.Read()) ?? int.MaxValue;
+        return Math.Min(options.ConcurrentLimit, cap);
+    }
 
     /// <summary>Registers a connection whose key was accepted. On success it has been handed OPEN (and its queue).</summary>
     public async ValueTask<ClaimOutcome> ConnectAsync(IPeerConnection peer, CancellationToken cancellationToken)
