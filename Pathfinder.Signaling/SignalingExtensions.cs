@@ -31,6 +31,7 @@ public static class SignalingExtensions
         services.AddMetrics();
         services.AddSingleton<SignalingMetrics>();
 
+        services.AddSingleton(new ReplicaIdentity(builder.Configuration[$"{ClusterOptions.SectionName}:ReplicaId"]));
         services.AddSingleton<LocalPeerTable>();
         if (builder.Configuration.HasCluster())
         {

@@ -45,6 +45,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         TimeProvider time,
         IOptions<SignalingOptions> options,
         IOptions<ClusterOptions> cluster,
+        ReplicaIdentity replica,
         SignalingMetrics metrics,
         ILogger<RedisPeerDirectory> logger)
     {
@@ -56,9 +57,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         _settings = options.Value;
         _leaseMs = cluster.Value.LeaseMilliseconds;
         _keys = new RedisKeys(cluster.Value.KeyPrefix);
-        ReplicaId = string.IsNullOrWhiteSpace(cluster.Value.ReplicaId)
-            ? Guid.NewGuid().ToString("N")[..12]
-            : cluster.Value.ReplicaId!;
+        ReplicaId = replica.Id;
     }
 
     /// <summary>This replica's id on the backplane.</summary>

@@ -21,7 +21,7 @@ public sealed class OriginAllowList
     {
         var list = entries.Select(e => e.Trim()).Where(e => e.Length > 0).ToList();
         var allowList = new OriginAllowList(list.Count == 0 || list.Contains("*"));
-        foreach (var entry in list)
+        foreach (var entry in list.Where(e => e != "*"))
         {
             if (!TryParse(entry, out var scheme, out var host, out var port))
             {

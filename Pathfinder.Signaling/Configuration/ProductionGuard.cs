@@ -19,7 +19,7 @@ public static class ProductionGuard
     /// <returns>The one-line problem, or null when the key is acceptable in production.</returns>
     public static string? CheckKey(string key, string? variable)
     {
-        var name = variable ?? "PEERJS_KEY";
+        var name = variable ?? $"{SignalingOptions.SectionName}:{nameof(SignalingOptions.Key)}";
         if (variable is null && (string.IsNullOrEmpty(key) || DefaultKeys.Contains(key, StringComparer.Ordinal)))
         {
             // Nothing but the shipped default: the operator has not set a key at all.

@@ -55,6 +55,7 @@ public static class SignalingConfiguration
         o.AliveTimeout = r.Int(nameof(o.AliveTimeout), o.AliveTimeout, 1000, int.MaxValue, "milliseconds");
         o.ExpireTimeout = r.Int(nameof(o.ExpireTimeout), o.ExpireTimeout, 1, int.MaxValue, "milliseconds");
         o.ConcurrentLimit = r.Int(nameof(o.ConcurrentLimit), o.ConcurrentLimit, 1, int.MaxValue, "peers");
+        o.MaxConnections = r.Int(nameof(o.MaxConnections), o.MaxConnections, 0, int.MaxValue, "sockets", " (0 = from the open-file limit)");
         o.AllowDiscovery = r.Bool(nameof(o.AllowDiscovery), o.AllowDiscovery);
         o.CleanupOutMsgs = r.Int(nameof(o.CleanupOutMsgs), o.CleanupOutMsgs, 10, int.MaxValue, "milliseconds");
         o.LivenessCheckInterval = r.Int(nameof(o.LivenessCheckInterval), o.LivenessCheckInterval, 10, int.MaxValue, "milliseconds");
@@ -138,7 +139,7 @@ public static class SignalingConfiguration
     [
         nameof(SignalingOptions.Port), nameof(SignalingOptions.Path), nameof(SignalingOptions.Key),
         nameof(SignalingOptions.AliveTimeout), nameof(SignalingOptions.ExpireTimeout), nameof(SignalingOptions.ConcurrentLimit),
-        nameof(SignalingOptions.AllowDiscovery), nameof(SignalingOptions.CleanupOutMsgs), nameof(SignalingOptions.LivenessCheckInterval),
+        nameof(SignalingOptions.MaxConnections), nameof(SignalingOptions.AllowDiscovery), nameof(SignalingOptions.CleanupOutMsgs), nameof(SignalingOptions.LivenessCheckInterval),
         nameof(SignalingOptions.MaxMessageBytes), nameof(SignalingOptions.SendQueueCapacity), nameof(SignalingOptions.OfflineQueuePerPeer),
         nameof(SignalingOptions.OfflineQueueTotalBytes), nameof(SignalingOptions.CorsOrigins), nameof(SignalingOptions.Proxied),
         nameof(SignalingOptions.KnownProxies), nameof(SignalingOptions.MaxConnectionsPerIp), nameof(SignalingOptions.RateLimitEnabled),

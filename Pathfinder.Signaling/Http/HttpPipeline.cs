@@ -23,6 +23,13 @@ public static class HttpPipeline
     public static WebApplication UsePeerJsHttp(this WebApplication app, SignalingOptions options)
     {
         var apiPath = new PathString(options.NormalizedPath.Length == 0 ? "/" : options.NormalizedPath);
+        var replica = app.Services.GetRequiredService<Routing.ReplicaIdentity>().Id;
+        app.Use((context, next) =>
+        {
+            // Which replica answered (API, health, and the WebSocket's 101): useful behind any load balancer.
+            context.Response.Headers[Routing.ReplicaIdentity.HeaderName] = replica;
+            return next(context);
+        });
         app.UseTrustedProxies(options);
         app.UseWebSockets();
         app.UseWhen(

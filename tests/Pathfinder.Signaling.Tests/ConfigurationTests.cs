@@ -118,6 +118,7 @@ public sealed partial class ConfigurationTests
         { "Signaling:AliveTimeout", "abc", "Signaling:AliveTimeout must be a whole number of milliseconds ≥ 1000, got 'abc'" },
         { "Signaling:AllowDiscovery", "yes please", "Signaling:AllowDiscovery must be true or false, got 'yes please'" },
         { "Signaling:OfflineQueueTotalBytes", "10", "Signaling:OfflineQueueTotalBytes must be a whole number of bytes ≥ 1024, got '10'" },
+        { "Signaling:MaxConnections", "-5", "Signaling:MaxConnections must be a whole number of sockets ≥ 0 (0 = from the open-file limit), got '-5'" },
         { "Signaling:MaxConnectionsPerIp", "many", "Signaling:MaxConnectionsPerIp must be a whole number of sockets ≥ 0 (0 = no limit), got 'many'" },
         { "Signaling:CorsOrigins:0", "https://*", "Signaling:CorsOrigins entry 'https://*' is not an origin: use scheme://host[:port] such as https://grafana.example.com or https://*.example.com, no path" },
     };

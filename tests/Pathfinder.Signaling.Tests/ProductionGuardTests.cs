@@ -50,7 +50,7 @@ public sealed class ProductionGuardTests
         Assert.StartsWith("FATAL: PEERJS_KEY environment variable not set", missing.Message, StringComparison.Ordinal);
 
         var weak = await Assert.ThrowsAsync<SignalingConfigurationException>(() => StartProductionAsync(("Signaling:Key", "tooshort")));
-        Assert.StartsWith("FATAL: PEERJS_KEY is too weak: 8 characters", weak.Message, StringComparison.Ordinal);
+        Assert.StartsWith("FATAL: Signaling:Key is too weak: 8 characters", weak.Message, StringComparison.Ordinal);
     }
 
     [Fact]
