@@ -57,6 +57,7 @@ public sealed class SignalingMetrics
     private readonly Histogram<double> _backplanePublish;
     private readonly Counter<long> _backplaneErrors;
     private readonly Histogram<double> _relayDuration;
+    private readonly Histogram<double> _connectDuration;
 
     public SignalingMetrics(IMeterFactory meterFactory)
     {
@@ -87,6 +88,8 @@ public sealed class SignalingMetrics
             "pathfinder.signaling.backplane.publish.duration", "s", "Round trip of one routing script on Redis.");
         _backplaneErrors = meter.CreateCounter<long>(
             "pathfinder.signaling.backplane.errors", "{error}", "Redis operations that failed.");
+        _connectDuration = meter.CreateHistogram<double>(
+            "pathfinder.signaling.connect.duration", "s", "Time from the WebSocket upgrade request to OPEN.");
         _relayDuration = meter.CreateHistogram<double>(
             "pathfinder.signaling.relay.duration", "s", "Time from a relay leaving the sender's replica to its hand-off to the receiver's send queue.");
     }
@@ -102,6 +105,9 @@ public sealed class SignalingMetrics
     /// <summary>Time to hand a relay to a receiver on the same replica.</summary>
     public void LocalRelayDuration(TimeSpan elapsed) =>
         _relayDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("route", "local"));
+
+    /// <summary>From the upgrade request to OPEN being queued for the new peer.</summary>
+    public void ConnectDuration(TimeSpan elapsed) => _connectDuration.Record(elapsed.TotalSeconds);
 
     public void PeerOpened() => _activePeers.Add(1);
 

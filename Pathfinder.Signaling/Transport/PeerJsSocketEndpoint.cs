@@ -41,6 +41,8 @@ public sealed class PeerJsSocketEndpoint(
             return;
         }
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var handshake = SignalingActivity.StartHandshake();
         var query = context.Request.Query;
         var peerKey = Last(query["key"]);
         var id = Last(query["id"]);
@@ -107,6 +109,8 @@ public sealed class PeerJsSocketEndpoint(
         }
 
         metrics.Connection(ConnectOutcome.Opened);
+        metrics.ConnectDuration(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        handshake?.SetTag("peerjs.outcome", ConnectOutcome.Opened.Reason()).SetTag("peerjs.id", id).Dispose();
         metrics.PeerOpened();
         Log.PeerConnected(logger, id, remoteIp);
         try
@@ -129,6 +133,7 @@ public sealed class PeerJsSocketEndpoint(
         string? reason = null)
     {
         metrics.Connection(outcome);
+        System.Diagnostics.Activity.Current?.SetTag("peerjs.outcome", reason ?? outcome.Reason());
         Log.HandshakeRejected(logger, reason ?? outcome.Reason(), connection.Id, remoteIp);
         await connection.RejectAsync(frame, cancellationToken);
     }

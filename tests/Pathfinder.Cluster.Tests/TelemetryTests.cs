@@ -31,7 +31,10 @@ public sealed class TelemetryTests(RedisFixture redis) : IClassFixture<RedisFixt
         await a.SendToAsync("OFFER", local.Id, "2");
         await local.ReceiveAsync();
 
+        // Each is recorded right after its hand-off; the receiving client may read the message first.
         await receiverDurations.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(10));
+        await senderDurations.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(10));
+        await publishes.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(10));
         var remote = Assert.Single(receiverDurations.GetMeasurementSnapshot(), m => (string?)m.Tags["route"] == "remote");
         Assert.InRange(remote.Value, 0, 10);
         Assert.Contains(senderDurations.GetMeasurementSnapshot(), m => (string?)m.Tags["route"] == "local");

@@ -40,6 +40,13 @@ public sealed class PeerClient : IAsyncDisposable
                 var result = await _socket.ReceiveAsync(buffer, CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    // Complete the close handshake at once, as browsers do.
+                    if (_socket.State == WebSocketState.CloseReceived)
+                    {
+                        using var cts = new CancellationTokenSource(DefaultTimeout);
+                        await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, cts.Token);
+                    }
+
                     break;
                 }
 
