@@ -49,6 +49,7 @@ public static class SignalingExtensions
         services.AddSingleton(new ClientSocketLimiter(settings.MaxConnectionsPerIp));
         services.AddSingleton<PeerJsSocketEndpoint>();
         services.AddPeerJsHttp(settings, builder.Environment);
+        builder.AddPrometheusScraping();
         return builder;
     }
 
@@ -67,6 +68,7 @@ public static class SignalingExtensions
         var socketEndpoint = app.Services.GetRequiredService<PeerJsSocketEndpoint>();
         app.Map(socketPath.Value!, socketEndpoint.HandleAsync);
         app.MapPeerJsHttpApi(path);
+        app.MapPrometheusScraping();
         return app;
     }
 }

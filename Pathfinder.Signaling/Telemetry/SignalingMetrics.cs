@@ -43,6 +43,12 @@ public sealed class SignalingMetrics
 {
     public const string MeterName = "Pathfinder.Signaling";
 
+    /// <summary>Signaling latencies live between 50 µs and a few seconds; the SDK's default buckets (0–10000) would put them all in one.</summary>
+    private static readonly InstrumentAdvice<double> LatencyBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    };
+
     private readonly UpDownCounter<long> _activePeers;
     private readonly Counter<long> _connections;
     private readonly Counter<long> _disconnects;
@@ -85,13 +91,13 @@ public sealed class SignalingMetrics
         _refused = meter.CreateCounter<long>(
             "pathfinder.signaling.offline.refused", "{message}", "Messages refused because an offline queue was full.");
         _backplanePublish = meter.CreateHistogram<double>(
-            "pathfinder.signaling.backplane.publish.duration", "s", "Round trip of one routing script on Redis.");
+            "pathfinder.signaling.backplane.publish.duration", "s", "Round trip of one routing script on Redis.", tags: null, LatencyBuckets);
         _backplaneErrors = meter.CreateCounter<long>(
             "pathfinder.signaling.backplane.errors", "{error}", "Redis operations that failed.");
         _connectDuration = meter.CreateHistogram<double>(
-            "pathfinder.signaling.connect.duration", "s", "Time from the WebSocket upgrade request to OPEN.");
+            "pathfinder.signaling.connect.duration", "s", "Time from the WebSocket upgrade request to OPEN.", tags: null, LatencyBuckets);
         _relayDuration = meter.CreateHistogram<double>(
-            "pathfinder.signaling.relay.duration", "s", "Time from a relay leaving the sender's replica to its hand-off to the receiver's send queue.");
+            "pathfinder.signaling.relay.duration", "s", "Time from a relay leaving the sender's replica to its hand-off to the receiver's send queue.", tags: null, LatencyBuckets);
     }
 
     public void BackplanePublished(TimeSpan elapsed) => _backplanePublish.Record(elapsed.TotalSeconds);
