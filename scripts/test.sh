@@ -29,6 +29,13 @@ if ! dotnet build Pathfinder.sln -nologo -v quiet -clp:ErrorsOnly; then
   exit 1
 fi
 
+# The style gate counts as one check: formatting drift fails the run like a failed test.
+format_failed=0
+if ! dotnet format Pathfinder.sln --verify-no-changes --no-restore -v quiet; then
+  echo "scripts/test.sh: 'dotnet format Pathfinder.sln --verify-no-changes' found unformatted code (run 'dotnet format Pathfinder.sln')" >&2
+  format_failed=1
+fi
+
 results=TestResults
 rm -rf "$results"
 bash scripts/netns-run.sh dotnet test Pathfinder.sln --no-build -nologo \
@@ -52,6 +59,7 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The run failed without a failed test (a crashed test host, a project that never reported): count it.
   failed=1
 fi
+failed=$((failed + format_failed))
 if [ "$total" -eq 0 ]; then
   failed=$((failed == 0 ? 1 : failed))
 fi
