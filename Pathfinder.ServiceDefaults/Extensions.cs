@@ -36,13 +36,19 @@ public static class Extensions
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder, params string[] telemetrySources)
         where TBuilder : IHostApplicationBuilder
     {
-        builder.Logging.AddOpenTelemetry(logging =>
+        // Traces and log records are only worth their cost when something exports them: without an OTLP endpoint
+        // no tracer or log provider is registered, so nothing samples activities on hot paths for nobody.
+        var exporting = IsExporting(builder.Configuration);
+        if (exporting)
         {
-            logging.IncludeFormattedMessage = true;
-            logging.IncludeScopes = true;
-        });
+            builder.Logging.AddOpenTelemetry(logging =>
+            {
+                logging.IncludeFormattedMessage = true;
+                logging.IncludeScopes = true;
+            });
+        }
 
-        builder.Services.AddOpenTelemetry()
+        var otel = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics =>
             {
                 metrics.AddAspNetCoreInstrumentation()
@@ -52,31 +58,39 @@ public static class Extensions
                 {
                     metrics.AddMeter(source);
                 }
-            })
-            .WithTracing(tracing =>
+            });
+
+        if (exporting)
+        {
+            otel.WithTracing(tracing =>
             {
                 tracing.AddSource(builder.Environment.ApplicationName)
                     .AddAspNetCoreInstrumentation(options =>
-                        // Health probes are frequent and uninteresting in traces.
+                        // Health probes are frequent and uninteresting; a WebSocket "request" lasts as long as
+                        // its connection and is traced by the service's own handshake and relay activities.
                         options.Filter = context =>
                             !context.Request.Path.StartsWithSegments(HealthEndpointPath)
-                            && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                            && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath)
+                            && !context.WebSockets.IsWebSocketRequest)
                     .AddHttpClientInstrumentation();
                 foreach (var source in telemetrySources)
                 {
                     tracing.AddSource(source);
                 }
             });
+        }
 
         builder.AddOpenTelemetryExporters();
         return builder;
     }
 
+    private static bool IsExporting(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
     private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
     {
-        var useOtlpExporter = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        if (useOtlpExporter)
+        if (IsExporting(builder.Configuration))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }

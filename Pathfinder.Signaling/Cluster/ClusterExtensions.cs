@@ -33,7 +33,16 @@ public static class ClusterExtensions
                 $"Signaling:Cluster:KeyPrefix must be a non-empty word without spaces, got '{cluster.KeyPrefix}'");
         }
 
-        builder.AddRedisClient(ConnectionName, configureOptions: options =>
+        // A span per Redis command would be one per relay; the service traces relays itself. Opt back in with
+        // Aspire:StackExchange:Redis:DisableTracing=false.
+        var tracingConfigured = builder.Configuration["Aspire:StackExchange:Redis:DisableTracing"] is not null;
+        builder.AddRedisClient(ConnectionName, configureSettings: settings =>
+        {
+            if (!tracingConfigured)
+            {
+                settings.DisableTracing = true;
+            }
+        }, configureOptions: options =>
         {
             options.AbortOnConnectFail = false;
             options.BacklogPolicy = BacklogPolicy.FailFast;

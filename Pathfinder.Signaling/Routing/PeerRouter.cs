@@ -111,21 +111,17 @@ public sealed class PeerRouter
 
         var started = Stopwatch.GetTimestamp();
         var outbound = new Outbound(message.Type, from.Id, dst, RelayFrame.Write(message.Type, from.Id, dst, message.Payload));
-        var activity = SignalingActivity.StartRelay(message.Type.Name(), from.Id, dst);
-        if (activity is null)
-        {
-            return DeliverAsync(outbound, from, started);
-        }
-
-        return TracedDeliverAsync(activity, outbound, from, started);
+        return SignalingActivity.IsTracing ? TracedDeliverAsync(outbound, from, started) : DeliverAsync(outbound, from, started);
     }
 
-    private async ValueTask TracedDeliverAsync(Activity activity, Outbound outbound, IPeerConnection from, long started)
+    // The activity is started inside this async method, so setting it current never leaks into the connection's
+    // receive loop (each relay would otherwise become the parent of the next, an ever-growing chain). Each relay
+    // is its own trace, not a child of the long-lived WebSocket request.
+    private async ValueTask TracedDeliverAsync(Outbound outbound, IPeerConnection from, long started)
     {
-        using (activity)
-        {
-            await DeliverAsync(outbound, from, started);
-        }
+        Activity.Current = null;
+        using var activity = SignalingActivity.StartRelay(outbound.Type.Name(), from.Id, outbound.Dst);
+        await DeliverAsync(outbound, from, started);
     }
 
     /// <summary>

@@ -13,6 +13,9 @@ public static class SignalingActivity
 
     public static ActivitySource Source { get; } = new(SourceName);
 
+    /// <summary>True while something listens to the source (cheap to test per message).</summary>
+    public static bool IsTracing => Source.HasListeners();
+
     public static Activity? StartRelay(string type, string src, string dst) =>
         Source.HasListeners()
             ? Source.StartActivity("peerjs relay", ActivityKind.Producer)
