@@ -33,6 +33,8 @@ const O = {
   servers: opt('--servers', 'ref,pf1,pf2').split(','),
   env: opt('--env', 'Production'), // Production (strong generated key, rate limiting off) or Development
   strict: flag('--strict'),
+  // Extra environment for the Pathfinder processes, for experiments: --pf-env NAME=VALUE (repeatable).
+  pfExtraEnv: Object.fromEntries(argv.flatMap((a, i) => (a === '--pf-env' ? [argv[i + 1].split(/=(.*)/s).slice(0, 2)] : []))),
 };
 const clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -92,6 +94,7 @@ async function waitHttp(child, url, timeoutMs = 40000) {
     if (await httpStatus(url) === 200) return;
     await sleep(150);
   }
+  await stop(child);
   throw new Error(`${child.name}: ${url} not ready after ${timeoutMs} ms`);
 }
 function redisPing(port) {
@@ -121,6 +124,7 @@ async function startPathfinder(name, port, extraEnv) {
     MAX_CONNECTIONS_PER_PEER: '0',    // idem: no per-IP socket cap
     ...(2 * O.peers > 4500 ? { CONCURRENT_LIMIT: String(2 * O.peers + 1000) } : {}), // two batches of peers
     ...extraEnv,
+    ...O.pfExtraEnv,
   };
   // Content root = the publish folder, so the shipped appsettings.json (log levels) applies.
   const child = start(name, 'dotnet', [serviceDll], { env, cwd: path.dirname(serviceDll) });
@@ -227,9 +231,11 @@ const get = (o, p) => p.split('.').reduce((a, k) => (a == null ? undefined : a[k
 const METRICS = [
   ['relay.serverCpuUs', 'server CPU per relayed message', 'µs', 2],
   ['relay.auxCpuUs', '  of which redis-server', 'µs', 2],
+  ['relay.sysCpuUs', '  of which kernel time (server processes)', 'µs', 2],
   ['connectWarm.serverCpuUs', 'server CPU per connect (warm, 2nd batch)', 'µs', 0],
   ['connect.serverCpuUs', '  first batch, after a 50-peer warm-up', 'µs', 0],
   ['memory.perPeerKb', 'memory per connected peer (idle, heartbeating)', 'KB', 1],
+  ['memory.auxPerPeerKb', '  plus redis-server (not in the line above)', 'KB', 1],
   ['memory.busyPerPeerKb', 'memory per peer after the relay phase', 'KB', 1],
   ['relay.msgsPerSec', 'saturated relay throughput', 'msg/s', 0],
   ['connectWarm.perSec', 'connect rate (warm, 32 in flight)', 'conn/s', 0],
@@ -264,7 +270,7 @@ async function main() {
   const p = (s = '') => lines.push(s);
   const commit = (() => { try { return execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).toString().trim(); } catch { return '?'; } })();
   p(`Pathfinder signaling benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit} (working tree), ${os.cpus().length} cores, load avg ${load0[0].toFixed(2)} → ${os.loadavg()[0].toFixed(2)}`);
-  p(`${O.rounds} interleaved rounds (${O.servers.join(' ')} …), median shown; ${O.peers} peers heartbeating every 5 s, ${O.messages} relayed CANDIDATE messages (~${results.find((r) => r.payloadBytes)?.payloadBytes ?? '?'} B payload, ${O.window} in flight per sender), latency ${O.latencyRate} msg/s for ${O.latencySeconds} s; Pathfinder in ${pfEnv}${pfEnv === 'Production' ? ' (generated 32-char key, rate limiting and per-IP cap off)' : ''}, Release build`);
+  p(`${O.rounds} interleaved rounds (${O.servers.join(' ')} …), median shown; ${O.peers} peers heartbeating every 5 s, ${O.messages} relayed CANDIDATE messages (~${results.find((r) => r.payloadBytes)?.payloadBytes ?? '?'} B payload, ${O.window} in flight per sender), latency ${O.latencyRate} msg/s for ${O.latencySeconds} s; Pathfinder in ${pfEnv}${pfEnv === 'Production' ? ' (generated 32-char key, rate limiting and per-IP cap off)' : ''}, Release build${Object.keys(O.pfExtraEnv).length ? `; EXPERIMENT env ${JSON.stringify(O.pfExtraEnv)}` : ''}`);
   const med = {};
   const errs = {};
   for (const s of O.servers) {
@@ -280,10 +286,13 @@ async function main() {
     p(`== ${SERVERS[s].title}: median of ${rs.length} run(s)${failed.length ? `, ${failed.length} FAILED: ${failed.map((f) => f.failed).join(' | ')}` : ''}`);
     for (const [k, label, unit, d] of METRICS) {
       if (!Number.isFinite(med[s][k])) continue;
-      if (k === 'relay.auxCpuUs' && !SERVERS[s].sameReplicaLatency) continue;
+      if ((k === 'relay.auxCpuUs' || k === 'memory.auxPerPeerKb') && !SERVERS[s].sameReplicaLatency) continue;
       const per = rs.map((r) => fmt(get(r, k), d)).join(' / ');
       p(`  ${label.padEnd(48)} ${fmt(med[s][k], d).padStart(10)} ${unit.padEnd(6)}  (runs: ${per})`);
     }
+    // Where the server CPU went during the relay phase (first run, by thread name).
+    const bt = rs[0]?.relay?.byThreadUs;
+    if (bt) p(`  ${'relay CPU by server thread (run 1), µs/msg'.padEnd(48)} ${Object.entries(bt).map(([n, v]) => `${n} ${fmt(v, 1)}`).join(', ')}`);
     const e = errs[s];
     p(`  ${'lost / reordered / corrupt+unexpected messages'.padEnd(48)} ${`${e.lost} / ${e.reordered} / ${e.corrupt + e.unexpected}`.padStart(10)}         (sum over runs; connect failures ${e.connectFailures}, unexpected closes ${e.closedUnexpectedly})`);
   }

@@ -4,8 +4,9 @@
 //
 //   warmup   connect a few peers, relay some messages, close them (JIT, pools, heaps reach a steady state)
 //   connect  N peers (each heartbeating every 5 s): RSS growth per peer, first-batch CPU per connect
-//   relay    every peer sends CANDIDATE-sized messages (~300 B payload) to its partner, windowed, until M messages
-//            are delivered: server CPU per relayed message, saturated messages/s, lost / reordered / corrupted
+//   relay    after an unmeasured warm-up relay, every peer sends CANDIDATE-sized messages (~300 B payload) to its
+//            partner, windowed, until M messages are delivered: server CPU per relayed message, saturated
+//            messages/s, lost / reordered / corrupted
 //   connect2 N more peers with everything warm: server CPU per connect (steady state), connect rate
 //   latency  light load (R msgs/s, timestamped one-way) on a few pairs: p50 / p99 in ms
 //
@@ -43,6 +44,7 @@ const {
   sameReplicaLatency = false, // cluster: also measure pairs that share a replica
   heartbeatMs = 5000,
   drainMs = 10000,
+  relayWarmup = Math.min(20000, Math.ceil(M / 5)),
   warmConnect = true,   // a second batch of N connects once everything is warm
 } = cfg;
 
@@ -52,10 +54,11 @@ const nowNs = () => process.hrtime.bigint();
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 // ---------------------------------------------------------------- /proc
-function cpuTicks(pid) {
+function cpuTicks(pid, which = 'both') {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+  const [u, k] = [Number(f[11]), Number(f[12])]; // utime, stime (fields 14, 15)
+  return which === 'sys' ? k : u + k;
 }
 function status(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -73,10 +76,35 @@ function ctxSwitches(pid) {
   }
   return { vol, invol };
 }
+// CPU by thread name (comm), for "what dominates": threads that exit during a phase are not counted here.
+function threadTicks() {
+  const out = new Map();
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${tid}`, { comm, ticks: Number(f[11]) + Number(f[12]) });
+      } catch { /* exited */ }
+    }
+  }
+  return out;
+}
+function threadBreakdown(a, b, perCount) {
+  const byName = new Map();
+  for (const [k, v] of b) {
+    const d = v.ticks - (a.get(k)?.ticks ?? 0);
+    if (d > 0) byName.set(v.comm, (byName.get(v.comm) ?? 0) + d);
+  }
+  return Object.fromEntries([...byName].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([n, t]) => [n, ticksToUs(t) / perCount]));
+}
+
 function snapshot() {
-  const snap = { t: nowMs(), cpu: 0, auxCpu: 0, rssKb: 0, auxRssKb: 0, threads: 0, vol: 0, invol: 0 };
+  const snap = { t: nowMs(), cpu: 0, sys: 0, auxCpu: 0, rssKb: 0, auxRssKb: 0, threads: 0, vol: 0, invol: 0 };
   for (const pid of pids) {
     snap.cpu += cpuTicks(pid);
+    snap.sys += cpuTicks(pid, 'sys');
     const st = status(pid); snap.rssKb += st.rssKb; snap.threads += st.threads;
     const cs = ctxSwitches(pid); snap.vol += cs.vol; snap.invol += cs.invol;
   }
@@ -89,6 +117,7 @@ function delta(a, b) {
   return {
     wallMs: b.t - a.t,
     serverUs: ticksToUs(b.cpu - a.cpu),
+    serverSysUs: ticksToUs(b.sys - a.sys),
     auxUs: ticksToUs(b.auxCpu - a.auxCpu),
     genUs: (b.gen.user - a.gen.user) + (b.gen.system - a.gen.system),
     rssKb: b.rssKb - a.rssKb,
@@ -293,20 +322,28 @@ async function main() {
   };
 
   // ---- relay (saturated)
+  // Unmeasured warm-up relay on the same peers (JIT tiering, pools), then the measured one.
+  const pre = await relay(list, relayWarmup);
+  if (pre.lost) log(`relay warm-up: ${pre.lost} messages not delivered`);
+  await sleep(1000);
+  const t0 = threadTicks();
   const r0 = snapshot();
   const rel = await relay(list, M);
   const r1 = snapshot();
+  const t1 = threadTicks();
   const rd = delta(r0, r1);
   result.relay = {
     sent: rel.sent, delivered: rel.delivered, lost: rel.lost,
     msgsPerSec: rel.delivered / (rel.ms / 1000),
     serverCpuUs: (rd.serverUs + rd.auxUs) / rel.delivered,
     auxCpuUs: rd.auxUs / rel.delivered,
+    sysCpuUs: rd.serverSysUs / rel.delivered, // kernel share of the server processes (not redis)
     genCpuUs: rd.genUs / rel.delivered,
     serverCpuShare: (rd.serverUs + rd.auxUs) / 1000 / rel.ms, // cores busy on average
     ctxPerMsg: (rd.vol + rd.invol) / rel.delivered,
     volCtxPerMsg: rd.vol / rel.delivered,
     threads: r1.threads,
+    byThreadUs: threadBreakdown(t0, t1, rel.delivered), // µs per message by thread name
   };
   await sleep(1000);
   const s3 = snapshot();
@@ -343,7 +380,7 @@ async function main() {
     result.latencySame = await latency(pairsSame, latencyRate, latencySeconds);
   }
 
-  result.errors = { ...stats, connectFailures: c.failures + (result.connectWarm?.failures ?? 0), lost: rel.lost + result.latency.lost + (result.latencySame?.lost ?? 0) };
+  result.errors = { ...stats, connectFailures: c.failures + (result.connectWarm?.failures ?? 0), lost: pre.lost + rel.lost + result.latency.lost + (result.latencySame?.lost ?? 0) };
   delete result.errors.received;
   await Promise.all(list.map((p) => p.close()));
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The benchmark command: Pathfinder.Signaling vs the reference PeerJS server (npm `peer` 1.0.2), side by side.
 #
-#   bash bench/run.sh            # full run: 3 interleaved rounds, 1000 peers, 200k relayed messages (~6-8 min)
-#   bash bench/run.sh --quick    # smoke run: 2 rounds, 1000 peers, 30k messages (~2 min)
+#   bash bench/run.sh            # full run: 3 interleaved rounds, 1000 peers, 200k relayed messages (~5 min here)
+#   bash bench/run.sh --quick    # smoke run: 2 rounds, 1000 peers, 30k messages (~1.5 min)
 #
 # Other flags (passed to bench/bench.mjs): --rounds N, --peers N, --messages N, --latency-seconds S,
 # --latency-rate R, --settle-ms MS, --window W, --servers ref,pf1,pf2, --env Production|Development, --strict
-# (exit 3 when a target is missed), --no-build (reuse bench/.work/service).
+# (exit 3 when a target is missed), --pf-env NAME=VALUE (extra environment for the Pathfinder processes, for
+# experiments; repeatable, printed in the header), --no-build (reuse bench/.work/service).
 #
 # Everything it installs or writes goes to bench/.work/ (git-ignored): the Release publish of the service, the
 # reference server and the load generator's `ws` (npm), logs and raw results. Loopback only; every process it
@@ -22,6 +23,7 @@ build=1
 args=()
 for a in "$@"; do
   case "$a" in
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     --no-build) build=0 ;;
     *) args+=("$a") ;;
   esac
