@@ -10,7 +10,8 @@ if (Commands.TryRun(args, Console.Out))
 
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    // Settings files are found next to the binary whatever the working directory (systemd, scripts, containers).
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
     builder.AddServiceDefaults(SignalingMetrics.MeterName);
     builder.AddSignaling();
 

@@ -37,8 +37,29 @@ public static class Listening
     }
 
     /// <summary><c>LOG_FORMAT=simple|json|systemd</c> chooses the console formatter (as <c>Logging:Console:FormatterName</c> does).</summary>
+    /// <summary>Framework log categories that write request URLs (and so would write the key).</summary>
+    public static readonly string[] KeyBearingCategories =
+    [
+        "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Routing",
+        "Microsoft.AspNetCore.HttpLogging",
+        "Microsoft.AspNetCore.Cors",
+        "Microsoft.AspNetCore.RateLimiting",
+        "Microsoft.AspNetCore.HttpOverrides",
+        "Microsoft.AspNetCore.WebSockets",
+        "Microsoft.AspNetCore.Http",
+    ];
+
     public static WebApplicationBuilder ConfigureLogFormat(this WebApplicationBuilder builder)
     {
+        // ASP.NET Core's request and routing logs print URLs, and PeerJS URLs carry the key (the WebSocket query,
+        // the /{key}/id path): those categories never log below Warning, whatever Logging:LogLevel says.
+        foreach (var category in KeyBearingCategories)
+        {
+            builder.Logging.AddFilter(category, LogLevel.Warning);
+        }
+
+
         var format = builder.Configuration["LOG_FORMAT"]?.Trim().ToLowerInvariant();
         if (string.IsNullOrEmpty(format))
         {

@@ -69,14 +69,24 @@ public sealed class PeerRouter
     /// </summary>
     public void Release(IPeerConnection peer)
     {
-        var pending = _directory.ReleaseAsync(peer);
+        var pending = ReleaseAsync(peer);
         if (!pending.IsCompletedSuccessfully)
         {
-            _ = ObserveAsync(pending);
+            _ = pending.AsTask();
         }
     }
 
-    private async Task ObserveAsync(ValueTask pending)
+    /// <summary>
+    /// Frees the id like <see cref="Release"/> and completes when the directory has done so (a backplane round
+    /// trip for the cluster). Never throws: a failed release is logged and the lease runs out.
+    /// </summary>
+    public ValueTask ReleaseAsync(IPeerConnection peer)
+    {
+        var pending = _directory.ReleaseAsync(peer);
+        return pending.IsCompletedSuccessfully ? ValueTask.CompletedTask : ObserveAsync(pending);
+    }
+
+    private async ValueTask ObserveAsync(ValueTask pending)
     {
         try
         {

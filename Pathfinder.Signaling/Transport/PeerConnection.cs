@@ -104,14 +104,29 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         }
 
         CloseReason = reason;
-        // Free the id before the close frame goes out: once a client sees its socket closed, the id is claimable.
-        _router.Release(this);
-        _outbox.Writer.TryComplete();
         if (reason is DisconnectReason.SlowConsumer or DisconnectReason.Error)
         {
-            // The pending send may never finish: cancelling it aborts the socket.
+            // The pending send may never finish: aborting the socket fails it.
             _socket.Abort();
         }
+
+        // Free the id before the close frame goes out: once a client sees its socket closed, its id is claimable
+        // on every replica. Nothing new is accepted meanwhile (TrySend sees the closing flag).
+        var released = _router.ReleaseAsync(this);
+        if (released.IsCompletedSuccessfully)
+        {
+            _outbox.Writer.TryComplete();
+        }
+        else
+        {
+            _ = CompleteAfterAsync(released);
+        }
+    }
+
+    private async Task CompleteAfterAsync(ValueTask released)
+    {
+        await released;
+        _outbox.Writer.TryComplete();
     }
 
     /// <summary>Sends one in-band rejection (ERROR / ID-TAKEN) and closes the socket (1000).</summary>

@@ -135,4 +135,35 @@ public sealed class SecurityLogTests
         Assert.DoesNotContain(lines, line => line.Contains(Hardening.StrongKey, StringComparison.Ordinal) || line.Contains('╔'));
         Assert.Empty(service.Stderr);
     }
+
+    [Fact]
+    public async Task Even_at_trace_level_and_from_another_working_directory_the_key_is_never_logged()
+    {
+        var port = ServiceProcess.FreePort();
+        await using var service = ServiceProcess.Start(new Dictionary<string, string?>
+        {
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["PEERJS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["PEERJS_KEY"] = Hardening.StrongKey,
+            ["CORS_ORIGINS"] = "https://grafana.example.com",
+            ["LOG_FORMAT"] = "json",
+            ["Logging__LogLevel__Default"] = "Trace",
+            ["Logging__LogLevel__Microsoft.AspNetCore"] = "Trace",
+        });
+        await service.WaitForStdoutAsync(line => line.Contains("\"EventId\":23", StringComparison.Ordinal));
+
+        var socketUri = new Uri($"ws://127.0.0.1:{port}/pathfinder/peerjs");
+        var peer = await PeerClient.ConnectAsync(socketUri, key: Hardening.StrongKey);
+        using (var http = new HttpClient())
+        {
+            await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/pathfinder/{Hardening.StrongKey}/id"));
+        }
+
+        await peer.DisposeAsync();
+        await service.WaitForStdoutAsync(line => line.Contains("\"EventId\":2,", StringComparison.Ordinal) && line.Contains(peer.Id, StringComparison.Ordinal));
+        Assert.True(service.Stdout.Count > 5, "trace logging should be verbose");
+        var leaks = service.Stdout.Where(line => line.Contains(Hardening.StrongKey, StringComparison.Ordinal))
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("Category").GetString()).Distinct().ToList();
+        Assert.True(leaks.Count == 0, "categories that logged the key: " + string.Join(", ", leaks));
+    }
 }
