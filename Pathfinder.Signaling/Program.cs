@@ -2,6 +2,9 @@ using Pathfinder.Signaling;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Hosting;
 using Pathfinder.Signaling.Telemetry;
+using Pathfinder.Signaling.Transport;
+
+SocketEngine.PreferInlineCompletions(); // before the first socket exists
 
 if (Commands.TryRun(args, Console.Out))
 {
