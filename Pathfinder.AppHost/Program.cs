@@ -5,8 +5,12 @@ using Pathfinder.GrafanaDev;
 // The Pathfinder dev environment: Redis, N signaling replicas behind one proxy, Grafana with the plugin.
 var builder = DistributedApplication.CreateBuilder(args);
 
-// Decided before any resource is added: a container resource without a runtime blocks the whole app.
-var containers = ContainerSupport.Detect(builder.Configuration);
+// Decided before any resource is added: a container resource without a runtime blocks the whole app. A published
+// deployment (azd) always runs containers, whatever this machine has.
+var publishing = builder.ExecutionContext.IsPublishMode;
+var containers = publishing
+    ? new ContainerSupport(true, "publish mode: the deployment target runs containers")
+    : ContainerSupport.Detect(builder.Configuration);
 
 // The Redis container, else a local redis-server, else none (one in-memory replica; the console says why).
 var redis = builder.AddPathfinderRedis("redis", containers);
@@ -14,19 +18,28 @@ var redis = builder.AddPathfinderRedis("redis", containers);
 // Browsers and the plugin use http://localhost:9000/pathfinder, key "pathfinder"; Aspire's proxy on 9000
 // spreads connections over the replicas, each on a port of its own (ASPNETCORE_URLS).
 var peerJs = PeerJsSettings.LocalDefault;
+var replicas = redis is null ? 1 : builder.Configuration.GetValue("Signaling:Replicas", 2);
 var signaling = builder.AddProject<Projects.Pathfinder_Signaling>("signaling", launchProfileName: null)
     .WithHttpEndpoint(port: peerJs.Port, name: "http")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
-    .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
     .WithPathfinderRedis(redis)
-    .WithReplicas(redis is null ? 1 : builder.Configuration.GetValue("Signaling:Replicas", 2));
+    .WithReplicas(replicas);
 
-// The plugin's dev build (Pathfinder:PluginDir) and Grafana (containers only) with the plugin provisioned.
-var plugin = builder.AddPathfinderPluginDevBuild();
-if (containers.Usable)
+if (publishing)
 {
-    builder.AddPathfinderGrafana(peerJs, plugin).WaitFor(signaling);
+    signaling.WithDeploymentSettings(builder, replicas);
+}
+else
+{
+    // The dev environment: the AppHost's environment, the plugin's dev build (Pathfinder:PluginDir) and Grafana
+    // (containers only) with the plugin provisioned — never part of a deployment.
+    signaling.WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName);
+    var plugin = builder.AddPathfinderPluginDevBuild();
+    if (containers.Usable)
+    {
+        builder.AddPathfinderGrafana(peerJs, plugin).WaitFor(signaling);
+    }
 }
 
 builder.Build().Run();

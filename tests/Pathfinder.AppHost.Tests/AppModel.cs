@@ -1,50 +1,39 @@
 namespace Pathfinder.AppHost.Tests;
 
-/// <summary>The AppHost's model built with the given arguments but never started (no container runtime needed).</summary>
+/// <summary>
+/// The AppHost's model as its Program builds it with the given arguments, inspected before Build(): nothing is
+/// started (BuildAsync would let the AppHost's own Run() start every resource), so no container runtime is needed.
+/// </summary>
 public sealed class AppModel : IAsyncDisposable
 {
     private readonly IDistributedApplicationTestingBuilder _builder;
 
-    private AppModel(IDistributedApplicationTestingBuilder builder, DistributedApplication app)
-    {
-        _builder = builder;
-        App = app;
-        Model = app.Services.GetRequiredService<DistributedApplicationModel>();
-    }
-
-    public DistributedApplication App { get; }
-
-    public DistributedApplicationModel Model { get; }
+    private AppModel(IDistributedApplicationTestingBuilder builder) => _builder = builder;
 
     public static async Task<AppModel> BuildAsync(params string[] args)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Pathfinder_AppHost>(args, cts.Token);
-        try
-        {
-            return new AppModel(builder, await builder.BuildAsync(cts.Token));
-        }
-        catch
-        {
-            await builder.DisposeAsync();
-            throw;
-        }
+        return new AppModel(await DistributedApplicationTestingBuilder.CreateAsync<Projects.Pathfinder_AppHost>(args, cts.Token));
     }
 
-    public IResource this[string name] => Model.Resources.Single(r => r.Name == name);
+    public IResourceCollection Resources => _builder.Resources;
+
+    public IResource this[string name] => Resources.Single(r => r.Name == name);
 
     public T Get<T>(string name) where T : IResource => Assert.IsAssignableFrom<T>(this[name]);
 
-    public bool Has(string name) => Model.Resources.Any(r => r.Name == name);
+    public bool Has(string name) => Resources.Any(r => r.Name == name);
 
+    /// <summary>The console notes the AppHost collected while building its model.</summary>
     public IReadOnlyList<string> Notes =>
-        App.Services.GetRequiredService<Pathfinder.GrafanaDev.StartupNotes>().Notes.Select(n => n.Message).ToList();
+        _builder.Services.Select(d => d.ImplementationInstance).OfType<Pathfinder.GrafanaDev.StartupNotes>().Single()
+            .Notes.Select(n => n.Message).ToList();
 
-    /// <summary>The environment the resource's callbacks produce (values not resolved: strings stay strings).</summary>
+    /// <summary>The environment the resource's callbacks produce (for resources whose values are literals).</summary>
     public async Task<Dictionary<string, object>> EnvironmentOfAsync(IResource resource)
     {
         var values = new Dictionary<string, object>(StringComparer.Ordinal);
-        var context = new EnvironmentCallbackContext(App.Services.GetRequiredService<DistributedApplicationExecutionContext>(), resource, values, CancellationToken.None);
+        var context = new EnvironmentCallbackContext(_builder.ExecutionContext, resource, values, CancellationToken.None);
         foreach (var callback in resource.Annotations.OfType<EnvironmentCallbackAnnotation>())
         {
             await callback.Callback(context);
@@ -72,10 +61,8 @@ public sealed class AppModel : IAsyncDisposable
     public static IReadOnlyDictionary<string, ContainerMountAnnotation> MountsOf(IResource resource) =>
         resource.Annotations.OfType<ContainerMountAnnotation>().ToDictionary(m => m.Target, StringComparer.Ordinal);
 
-    // The builder too: an undisposed testing builder keeps hooking the next AppHost built in this process.
-    public async ValueTask DisposeAsync()
-    {
-        await App.DisposeAsync();
-        await _builder.DisposeAsync();
-    }
+    public static IEnumerable<string> ReferencesOf(IResource resource) =>
+        resource.Annotations.OfType<ResourceRelationshipAnnotation>().Where(r => r.Type == "Reference").Select(r => r.Resource.Name);
+
+    public ValueTask DisposeAsync() => _builder.DisposeAsync();
 }

@@ -28,7 +28,7 @@ public sealed partial class ContainerModelTests
         var signaling = app.Get<ProjectResource>("signaling");
         Assert.Equal(2, signaling.GetReplicaCount());
         Assert.Contains(("redis", WaitType.WaitUntilHealthy), AppModel.WaitsOf(signaling));
-        Assert.Contains(signaling.Annotations.OfType<ResourceRelationshipAnnotation>(), r => r.Resource == redis && r.Type == "Reference");
+        Assert.Contains("redis", AppModel.ReferencesOf(signaling));
         var endpoint = signaling.Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == "http");
         Assert.Equal(9000, endpoint.Port);
     }
@@ -78,7 +78,7 @@ public sealed partial class ContainerModelTests
         Assert.True(File.Exists(Path.Combine(datasources.Source!, "testdata.yaml")), datasources.Source);
         Assert.StartsWith(Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../Pathfinder.GrafanaDev")), datasources.Source!, StringComparison.Ordinal);
 
-        Assert.DoesNotContain(app.Model.Resources, r => r.Name.StartsWith("plugin-dev", StringComparison.Ordinal));
+        Assert.DoesNotContain(app.Resources, r => r.Name.StartsWith("plugin-dev", StringComparison.Ordinal));
         Assert.DoesNotContain(AppModel.WaitsOf(grafana), w => w.Resource.StartsWith("plugin-dev", StringComparison.Ordinal));
         Assert.Contains(app.Notes, n => n.Contains("Pathfinder:PluginDir", StringComparison.Ordinal) && n.Contains("grafana-pathfinder-app checkout", StringComparison.Ordinal));
     }

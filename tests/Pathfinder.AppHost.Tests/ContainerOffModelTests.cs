@@ -23,6 +23,7 @@ public sealed class ContainerOffModelTests
         var signaling = app.Get<ProjectResource>("signaling");
         Assert.Equal(2, signaling.GetReplicaCount());
         Assert.Contains(("redis", WaitType.WaitUntilHealthy), AppModel.WaitsOf(signaling));
+        Assert.Contains("redis", AppModel.ReferencesOf(signaling));
         Assert.False(app.Has("grafana"));
     }
 
@@ -43,8 +44,8 @@ public sealed class ContainerOffModelTests
         var signaling = app.Get<ProjectResource>("signaling");
         Assert.Equal(1, signaling.GetReplicaCount());
         Assert.Empty(AppModel.WaitsOf(signaling));
-        var env = await app.EnvironmentOfAsync(signaling);
-        Assert.DoesNotContain(env.Keys, k => k.StartsWith("ConnectionStrings__", StringComparison.Ordinal));
+        Assert.Empty(AppModel.ReferencesOf(signaling));
+        Assert.DoesNotContain(app.Resources, r => r is IResourceWithConnectionString);
         Assert.Contains(app.Notes, n => n.Contains("ONE signaling replica", StringComparison.Ordinal) && n.Contains("apt-get install -y redis-server", StringComparison.Ordinal));
     }
 
