@@ -38,7 +38,10 @@ else
     var plugin = builder.AddPathfinderPluginDevBuild();
     if (containers.Usable)
     {
-        builder.AddPathfinderGrafana(peerJs, plugin).WaitFor(signaling);
+        // Metrics into Prometheus (OTLP), shown by the provisioned "Pathfinder Signaling" Grafana dashboard.
+        var prometheus = builder.AddPathfinderPrometheus();
+        signaling.WithPrometheusMetrics(prometheus);
+        builder.AddPathfinderGrafana(peerJs, plugin, prometheus).WaitFor(signaling);
     }
 }
 

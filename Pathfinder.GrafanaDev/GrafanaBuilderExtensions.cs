@@ -12,6 +12,30 @@ public static class GrafanaBuilderExtensions
         PluginDevBuild.AddFromConfiguration(builder);
 
     /// <summary>
+    /// Adds Prometheus (pinned image) with its OTLP receiver on: the signaling replicas push metrics to it (see
+    /// <see cref="WithPrometheusMetrics"/>) and the provisioned Grafana datasource reads them. Containers only.
+    /// </summary>
+    public static IResourceBuilder<ContainerResource> AddPathfinderPrometheus(this IDistributedApplicationBuilder builder) =>
+        builder.AddContainer(GrafanaDevDefaults.PrometheusResourceName, GrafanaDevDefaults.PrometheusImage, GrafanaDevDefaults.PrometheusImageTag)
+            .WithBindMount(Path.Combine(AssetsDirectory, "prometheus"), "/etc/prometheus", isReadOnly: true)
+            .WithArgs("--web.enable-otlp-receiver", "--config.file=/etc/prometheus/prometheus.yml")
+            .WithHttpEndpoint(targetPort: GrafanaDevDefaults.PrometheusPort, name: "http")
+            .WithHttpHealthCheck("/-/ready");
+
+    /// <summary>
+    /// Sends the project's metrics to Prometheus' OTLP receiver as well as to the Aspire dashboard
+    /// (<c>PROMETHEUS_OTLP_ENDPOINT</c>, read by the service defaults).
+    /// </summary>
+    public static IResourceBuilder<T> WithPrometheusMetrics<T>(this IResourceBuilder<T> project, IResourceBuilder<ContainerResource> prometheus)
+        where T : IResourceWithEnvironment, IResourceWithWaitSupport
+    {
+        var endpoint = prometheus.GetEndpoint("http");
+        return project
+            .WithEnvironment("PROMETHEUS_OTLP_ENDPOINT", ReferenceExpression.Create($"{endpoint}/api/v1/otlp/v1/metrics"))
+            .WaitFor(prometheus);
+    }
+
+    /// <summary>
     /// Adds Grafana (pinned grafana-enterprise image) on http://localhost:3000, admin/admin, with the TestData source
     /// from this project's grafana/provisioning and, when <paramref name="plugin"/> is given, its dist/ mounted as
     /// grafana-pathfinder-app, the app provisioned with live sessions pointing at <paramref name="peerJs"/>, and the
@@ -20,7 +44,8 @@ public static class GrafanaBuilderExtensions
     public static IResourceBuilder<ContainerResource> AddPathfinderGrafana(
         this IDistributedApplicationBuilder builder,
         PeerJsSettings peerJs,
-        PluginDevBuild? plugin)
+        PluginDevBuild? plugin,
+        IResourceBuilder<ContainerResource>? prometheus = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(peerJs);
@@ -35,7 +60,14 @@ public static class GrafanaBuilderExtensions
             .WithEnvironment("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS", GrafanaDevDefaults.PluginId)
             .WithEnvironment("GF_FEATURE_TOGGLES_ENABLE", GrafanaDevDefaults.FeatureToggles)
             .WithEnvironment("GF_LOG_FILTERS", $"plugin.{GrafanaDevDefaults.PluginId}:debug")
-            .WithBindMount(Path.Combine(AssetsDirectory, "provisioning", "datasources"), $"{provisioning}/datasources", isReadOnly: true);
+            .WithBindMount(Path.Combine(AssetsDirectory, "provisioning", "datasources"), $"{provisioning}/datasources", isReadOnly: true)
+            // The signaling dashboard (Prometheus datasource uid "prometheus").
+            .WithBindMount(Path.Combine(AssetsDirectory, "provisioning", "dashboards"), $"{provisioning}/dashboards", isReadOnly: true)
+            .WithBindMount(Path.Combine(AssetsDirectory, "dashboards"), GrafanaDevDefaults.ContainerDashboardsDirectory, isReadOnly: true);
+        if (prometheus is not null)
+        {
+            grafana.WaitFor(prometheus);
+        }
 
         var notes = StartupNotes.For(builder);
         if (plugin is null)

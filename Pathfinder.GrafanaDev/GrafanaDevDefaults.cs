@@ -38,6 +38,21 @@ public static class GrafanaDevDefaults
     /// <summary>The prefix of every plugin dev build resource (plugin-dev, plugin-dev-install, plugin-dev-backend).</summary>
     public const string PluginDevResourceName = "plugin-dev";
 
+    /// <summary>The Prometheus image (OTLP receiver) that stores the signaling metrics for the dashboards.</summary>
+    public const string PrometheusImage = "prom/prometheus";
+
+    /// <summary>The pinned Prometheus tag (3.x: the OTLP receiver is built in).</summary>
+    public const string PrometheusImageTag = "v3.5.0";
+
+    /// <summary>The Prometheus resource's name (Grafana's datasource reaches it as http://prometheus:9090).</summary>
+    public const string PrometheusResourceName = "prometheus";
+
+    /// <summary>Prometheus' port inside its container.</summary>
+    public const int PrometheusPort = 9090;
+
+    /// <summary>Where Grafana's file provider reads the provisioned dashboards from.</summary>
+    public const string ContainerDashboardsDirectory = "/var/lib/grafana/dashboards";
+
     /// <summary>The configuration key naming a grafana-pathfinder-app checkout (env: Pathfinder__PluginDir).</summary>
     public const string PluginDirConfigKey = "Pathfinder:PluginDir";
 }

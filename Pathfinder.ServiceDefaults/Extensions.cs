@@ -95,6 +95,17 @@ public static class Extensions
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
 
+        // Metrics also to a Prometheus OTLP receiver when one is given (the dev environment's Grafana dashboards).
+        var prometheus = builder.Configuration["PROMETHEUS_OTLP_ENDPOINT"];
+        if (!string.IsNullOrWhiteSpace(prometheus))
+        {
+            builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddOtlpExporter("prometheus", otlp =>
+            {
+                otlp.Endpoint = new Uri(prometheus);
+                otlp.Protocol = OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf;
+            }));
+        }
+
         return builder;
     }
 

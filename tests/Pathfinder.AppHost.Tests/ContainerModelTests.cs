@@ -65,13 +65,16 @@ public sealed partial class ContainerModelTests
     }
 
     [Fact]
-    public async Task Without_PluginDir_Grafana_mounts_only_the_datasources_and_the_console_says_how_to_add_the_plugin()
+    public async Task Without_PluginDir_Grafana_mounts_only_the_datasources_and_dashboards_and_the_console_says_how_to_add_the_plugin()
     {
         await using var app = await AppModel.BuildAsync("--Pathfinder:Containers=on", "--Pathfinder:PluginDir=");
         var grafana = app.Get<ContainerResource>("grafana");
 
         var mounts = AppModel.MountsOf(grafana);
-        var datasources = Assert.Single(mounts).Value;
+        Assert.Equal(
+            new[] { "/etc/grafana/provisioning/dashboards", ProvisioningDatasources, "/var/lib/grafana/dashboards" },
+            mounts.Keys.Order(StringComparer.Ordinal));
+        var datasources = mounts[ProvisioningDatasources];
         Assert.Equal(ProvisioningDatasources, datasources.Target);
         Assert.Equal(ContainerMountType.BindMount, datasources.Type);
         Assert.True(datasources.IsReadOnly);
@@ -228,4 +231,46 @@ public sealed partial class ContainerModelTests
 
     [GeneratedRegex(@"^[-+]?[0-9]+$")]
     private static partial Regex Integer();
+}
+
+/// <summary>With containers: Prometheus (OTLP receiver) fed by the replicas, and Grafana provisioned with its datasource and the dashboard.</summary>
+public sealed class MetricsModelTests
+{
+    [Fact]
+    public async Task Prometheus_receives_the_replicas_metrics_and_grafana_shows_the_dashboard()
+    {
+        await using var app = await AppModel.BuildAsync("--Pathfinder:Containers=on", "--Pathfinder:PluginDir=");
+        var prometheus = app.Get<ContainerResource>("prometheus");
+        var image = prometheus.Annotations.OfType<ContainerImageAnnotation>().Single();
+        Assert.Equal("prom/prometheus", image.Image);
+        Assert.Matches(@"^v\d+\.\d+\.\d+$", image.Tag);
+        Assert.Contains("--web.enable-otlp-receiver", (await AppModel.ArgumentsOfAsync(prometheus)).Select(a => a.ToString()));
+        Assert.Contains("/etc/prometheus", AppModel.MountsOf(prometheus).Keys);
+
+        var signaling = app.Get<ProjectResource>("signaling");
+        var env = await app.EnvironmentOfAsync(signaling);
+        var endpoint = Assert.IsType<ReferenceExpression>(env["PROMETHEUS_OTLP_ENDPOINT"]);
+        Assert.EndsWith("/api/v1/otlp/v1/metrics", endpoint.Format, StringComparison.Ordinal);
+        Assert.Contains(endpoint.ValueProviders, p => p is EndpointReference { Resource.Name: "prometheus" });
+        Assert.Contains(("prometheus", WaitType.WaitUntilHealthy), AppModel.WaitsOf(signaling));
+
+        var grafana = app.Get<ContainerResource>("grafana");
+        var mounts = AppModel.MountsOf(grafana);
+        Assert.Contains("/etc/grafana/provisioning/dashboards", mounts.Keys);
+        Assert.True(File.Exists(Path.Combine(mounts["/var/lib/grafana/dashboards"].Source!, "pathfinder-signaling.json")));
+        var datasources = mounts["/etc/grafana/provisioning/datasources"].Source!;
+        var prometheusSource = File.ReadAllText(Path.Combine(datasources, "prometheus.yaml"));
+        Assert.Contains("uid: prometheus", prometheusSource, StringComparison.Ordinal);
+        Assert.Contains("url: http://prometheus:9090", prometheusSource, StringComparison.Ordinal);
+        Assert.Contains(("prometheus", WaitType.WaitUntilHealthy), AppModel.WaitsOf(grafana));
+    }
+
+    [Fact]
+    public async Task Without_containers_there_is_no_prometheus_and_no_prometheus_exporter()
+    {
+        await using var app = await AppModel.BuildAsync("--Pathfinder:Containers=off", "--Pathfinder:PluginDir=");
+        Assert.False(app.Has("prometheus"));
+        var env = await app.EnvironmentOfAsync(app.Get<ProjectResource>("signaling"));
+        Assert.False(env.ContainsKey("PROMETHEUS_OTLP_ENDPOINT"));
+    }
 }
