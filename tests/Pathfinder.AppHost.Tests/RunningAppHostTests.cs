@@ -8,8 +8,38 @@ namespace Pathfinder.AppHost.Tests;
 /// The AppHost as `dotnet run` starts it on a machine without a container runtime: redis-server, two signaling
 /// replicas behind one proxy, every resource healthy, and PeerJS clients on different replicas signalling each other.
 /// </summary>
-public sealed class RunningAppHostTests(RunningAppHost host) : IClassFixture<RunningAppHost>
+public sealed class RunningAppHostTests(RunningAppHost host, Pathfinder.Browser.Tests.BrowserFixture browser, ITestOutputHelper output)
+    : IClassFixture<RunningAppHost>, IClassFixture<Pathfinder.Browser.Tests.BrowserFixture>
 {
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Browser_pages_with_the_peerjs_client_connect_across_the_replicas(bool throughTheProxy)
+    {
+        // Through Aspire's proxy (what a browser at localhost:9000 uses), or pinned: presenter on one replica's
+        // own port, attendee on the other's, so every signaling message crosses Redis.
+        var presenterBase = throughTheProxy ? host.Proxy : host.Replicas[0].HttpBase;
+        var attendeeBase = throughTheProxy ? host.Proxy : host.Replicas[1].HttpBase;
+        var presenterId = $"presenter-{Guid.NewGuid():N}";
+
+        await using var presenter = await Pathfinder.Browser.Tests.PeerPage.OpenAsync(browser, "presenter", output);
+        await presenter.StartAsync(presenterBase, "/pathfinder", presenterId);
+        Assert.Null((await presenter.WaitOpenOrErrorAsync()).Error);
+
+        await using var attendee = await Pathfinder.Browser.Tests.PeerPage.OpenAsync(browser, "attendee", output);
+        await attendee.StartAsync(attendeeBase, "/pathfinder", id: null);
+        var attendeeOpen = await attendee.WaitOpenOrErrorAsync();
+        Assert.Null(attendeeOpen.Error);
+
+        await attendee.ConnectAsync(presenterId);
+        Assert.Equal(presenterId, (await attendee.WaitOutgoingOpenAsync()).Peer);
+        Assert.Equal(attendeeOpen.Id, (await presenter.WaitIncomingOpenAsync()).Peer);
+        await attendee.SendAsync("hello over the AppHost");
+        Assert.Equal("hello over the AppHost", (await presenter.WaitMessageAsync(0)).Data);
+        await presenter.SendAsync("and back");
+        Assert.Equal("and back", (await attendee.WaitMessageAsync(0)).Data);
+    }
+
     private const string OfferPayload = """{"sdp":{"type":"offer","sdp":"v=0"},"type":"data","connectionId":"dc_1","label":"dc_1"}""";
     private const string AnswerPayload = """{"sdp":{"type":"answer","sdp":"v=0"},"type":"data","connectionId":"dc_1"}""";
 

@@ -61,6 +61,42 @@ public sealed partial class PeerJsClientTests(BrowserFixture browser, ITestOutpu
     }
 
     [Fact(Timeout = TestTimeout)]
+    public async Task Presenter_and_attendee_on_different_replicas_sharing_a_real_redis_connect_and_talk()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var cluster = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+            ["Signaling:Cluster:KeyPrefix"] = Unique("browser"),
+        };
+        await using var replicaA = await SignalingTestHost.StartAsync(cluster);
+        await using var replicaB = await SignalingTestHost.StartAsync(cluster);
+        var presenterId = Unique("presenter");
+
+        await using var presenter = await PeerPage.OpenAsync(browser, "presenter", output);
+        await presenter.StartAsync(replicaA, presenterId);
+        Assert.Null((await presenter.WaitOpenOrErrorAsync()).Error);
+
+        await using var attendee = await PeerPage.OpenAsync(browser, "attendee", output);
+        await attendee.StartAsync(replicaB, id: null);
+        var attendeeOpen = await attendee.WaitOpenOrErrorAsync();
+        Assert.Null(attendeeOpen.Error);
+        var attendeeId = Assert.IsType<string>(attendeeOpen.Id);
+
+        // Every OFFER, ANSWER and CANDIDATE between them crosses Redis.
+        await attendee.ConnectAsync(presenterId);
+        Assert.Equal(presenterId, (await attendee.WaitOutgoingOpenAsync()).Peer);
+        Assert.Equal(attendeeId, (await presenter.WaitIncomingOpenAsync()).Peer);
+
+        await attendee.SendAsync("across replicas →");
+        Assert.Equal("across replicas →", (await presenter.WaitMessageAsync(0)).Data);
+        await presenter.SendAsync("← and back");
+        Assert.Equal("← and back", (await attendee.WaitMessageAsync(0)).Data);
+        Assert.Empty(await presenter.ErrorsAsync());
+        Assert.Empty(await attendee.ErrorsAsync());
+    }
+
+    [Fact(Timeout = TestTimeout)]
     public async Task Connecting_to_an_unknown_id_yields_peer_unavailable()
     {
         const int expireTimeout = 1000;

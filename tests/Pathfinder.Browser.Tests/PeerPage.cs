@@ -44,15 +44,18 @@ internal sealed class PeerPage : IAsyncDisposable
     }
 
     /// <summary>Creates the Peer (with <paramref name="id"/>, or server-assigned when null) against <paramref name="host"/>.</summary>
-    public Task StartAsync(SignalingTestHost host, string? id) =>
+    public Task StartAsync(SignalingTestHost host, string? id) => StartAsync(host.HttpBase, host.Path, id);
+
+    /// <summary>Starts the page's Peer against any signaling endpoint (a test host, a replica, Aspire's proxy).</summary>
+    public Task StartAsync(Uri httpBase, string path, string? id) =>
         _page.EvaluateAsync(
             "o => window.pf.start(o)",
             new Dictionary<string, object?>
             {
                 ["id"] = id,
-                ["host"] = host.HttpBase.Host,
-                ["port"] = host.HttpBase.Port,
-                ["path"] = host.Path,
+                ["host"] = httpBase.Host,
+                ["port"] = httpBase.Port,
+                ["path"] = path,
                 ["key"] = SignalingTestHost.DefaultKey,
             }).WaitAsync(DefaultWait);
 
