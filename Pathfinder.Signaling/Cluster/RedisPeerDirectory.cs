@@ -394,7 +394,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         {
             if (target.TrySend(frame))
             {
-                _metrics.Relayed(RelayRoute.Remote);
+                // Counted once, as relayed by the sender's replica; here only the end-to-end time is recorded.
                 _metrics.RemoteRelayDuration(NowMicroseconds() - envelope.SentAtMicroseconds);
             }
             else
@@ -467,7 +467,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
     private static byte[] FrameOf(byte[] entry) => entry[(Array.IndexOf(entry, (byte)'\n') + 1)..];
 
-    private long NowMicroseconds() => _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+    private long NowMicroseconds() => (_time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
 
     /// <summary>Leaves this replica's channel (on shutdown, while the Redis client is still alive).</summary>
     public async Task StopAsync()

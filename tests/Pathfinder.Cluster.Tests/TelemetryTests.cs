@@ -21,7 +21,8 @@ public sealed class TelemetryTests(RedisFixture redis) : IClassFixture<RedisFixt
         using var receiverDurations = Collect<double>(cluster[1], "pathfinder.signaling.relay.duration");
         using var senderDurations = Collect<double>(cluster[0], "pathfinder.signaling.relay.duration");
         using var publishes = Collect<double>(cluster[0], "pathfinder.signaling.backplane.publish.duration");
-        using var relayed = Collect<long>(cluster[1], "pathfinder.signaling.messages.relayed");
+        using var relayed = Collect<long>(cluster[0], "pathfinder.signaling.messages.relayed");
+        using var relayedAtReceiver = Collect<long>(cluster[1], "pathfinder.signaling.messages.relayed");
 
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
         await using var local = await PeerClient.ConnectAsync(cluster.Socket(0));
@@ -39,7 +40,10 @@ public sealed class TelemetryTests(RedisFixture redis) : IClassFixture<RedisFixt
         Assert.InRange(remote.Value, 0, 10);
         Assert.Contains(senderDurations.GetMeasurementSnapshot(), m => (string?)m.Tags["route"] == "local");
         Assert.NotEmpty(publishes.GetMeasurementSnapshot());
-        Assert.Contains(relayed.GetMeasurementSnapshot(), m => (string?)m.Tags["route"] == "remote");
+        // Each relay is counted once, by the sender's replica.
+        await relayed.WaitForMeasurementsAsync(2, TimeSpan.FromSeconds(10));
+        Assert.Equal(["local", "remote"], relayed.GetMeasurementSnapshot().Select(m => (string?)m.Tags["route"]).Order());
+        Assert.Empty(relayedAtReceiver.GetMeasurementSnapshot());
     }
 
     [Fact]
