@@ -69,17 +69,22 @@ public sealed class RedisFailureTests
             ["Signaling:Cluster:LeaseMilliseconds"] = "3000",
         };
         await using var survivor = await SignalingTestHost.StartAsync(settings);
-        await using var doomed = await SignalingProcess.StartAsync(new Dictionary<string, string>
+        var port = ServiceProcess.FreePort();
+        await using var doomed = ServiceProcess.Start(new Dictionary<string, string?>
         {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["ConnectionStrings__redis"] = redis.ConnectionString,
             ["Signaling__Cluster__KeyPrefix"] = prefix,
             ["Signaling__Cluster__LeaseMilliseconds"] = "3000",
         });
+        await doomed.WaitUntilServingAsync(port);
+        var doomedSocket = new Uri($"ws://127.0.0.1:{port}/pathfinder/peerjs");
 
         var owned = PeerClient.NewId("owned");
         var orphan = PeerClient.NewId("orphan");
-        var a = await PeerClient.ConnectAsync(doomed.SocketUri, owned, token: "mine");
-        var b = await PeerClient.ConnectAsync(doomed.SocketUri, orphan, token: "theirs");
+        var a = await PeerClient.ConnectAsync(doomedSocket, owned, token: "mine");
+        var b = await PeerClient.ConnectAsync(doomedSocket, orphan, token: "theirs");
         await doomed.KillAsync();
 
         // The owner reconnecting (same token) on the surviving replica never sees ID-TAKEN.

@@ -30,12 +30,7 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>A loopback port nobody listens on right now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => ServiceProcess.FreePort();
 
     public async Task StartAsync()
     {

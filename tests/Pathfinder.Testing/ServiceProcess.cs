@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Pathfinder.Signaling.Tests;
+namespace Pathfinder.Signaling.Testing;
 
 /// <summary>
 /// The real service as an operator runs it — <c>dotnet Pathfinder.Signaling.dll</c> from the build output, configured
@@ -10,7 +10,7 @@ namespace Pathfinder.Signaling.Tests;
 /// exit code, the exact stderr line, the banner and the console log format. Every wait is bounded; the process is
 /// killed on dispose.
 /// </summary>
-internal sealed class ServiceProcess : IAsyncDisposable
+public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _stdout = [];
@@ -132,7 +132,41 @@ internal sealed class ServiceProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Waits (bounded) until <c>GET {path}</c> on the port answers 200; fails if the process exits first.</summary>
+    public async Task WaitUntilServingAsync(int port, string path = "/pathfinder", TimeSpan? timeout = null)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the service exited ({ExitCode}):\n{string.Join('\n', Stdout.Concat(Stderr))}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}{path}"));
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the service did not answer on port {port}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Kills the process at once: no graceful shutdown, no cleanup (a crash).</summary>
+    public async Task KillAsync()
     {
         if (!_process.HasExited)
         {
@@ -140,7 +174,11 @@ internal sealed class ServiceProcess : IAsyncDisposable
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             await _process.WaitForExitAsync(cts.Token);
         }
+    }
 
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
         _process.Dispose();
     }
 
