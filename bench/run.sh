@@ -9,6 +9,8 @@
 # (exit 3 when a target is missed), --pf-env NAME=VALUE (extra environment for the Pathfinder processes, for
 # experiments; repeatable, printed in the header), --no-build (reuse bench/.work/service).
 #
+#   bash bench/run.sh --fd-cap   # the open-file limit: one replica at `ulimit -n 20000` offered 20,500 peers (~1 min)
+#
 # Everything it installs or writes goes to bench/.work/ (git-ignored): the Release publish of the service, the
 # reference server and the load generator's `ws` (npm), logs and raw results. Loopback only; every process it
 # starts (servers, redis-server, load generator) is stopped by PID at the end.
@@ -20,9 +22,11 @@ work="$here/.work"
 mkdir -p "$work"
 
 build=1
+fdcap=0
 args=()
 for a in "$@"; do
   case "$a" in
+    --fd-cap) fdcap=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     --no-build) build=0 ;;
     *) args+=("$a") ;;
@@ -56,5 +60,9 @@ install_npm() { # folder package@version
 }
 install_npm ref peer@1.0.2   # the reference server, run through its own CLI
 install_npm gen ws@8.18.3    # the load generator's WebSocket client
+
+if [[ $fdcap == 1 ]]; then
+  exec node "$here/fdcap.mjs" "${args[@]}"
+fi
 
 exec node "$here/bench.mjs" "${args[@]}"
