@@ -58,6 +58,7 @@ public static class ClusterExtensions
         services.AddSingleton<RedisPeerDirectory>();
         services.AddSingleton<IPeerDirectory>(sp => sp.GetRequiredService<RedisPeerDirectory>());
         services.AddHostedService<PresenceLeaseService>();
+        services.AddHealthChecks().AddCheck<BackplaneHealthCheck>("backplane");
         return builder;
     }
 }

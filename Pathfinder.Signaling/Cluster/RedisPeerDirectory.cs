@@ -63,8 +63,6 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     /// <summary>This replica's id on the backplane.</summary>
     public string ReplicaId { get; }
 
-    public RedisKeys Keys => _keys;
-
     private IDatabase Db => _redis.GetDatabase();
 
     /// <summary>True once this replica listens on its channel.</summary>

@@ -37,8 +37,6 @@ public sealed class PeerRouter
         _aliveTicks = options.Value.AliveTimeout * time.TimestampFrequency / 1000;
     }
 
-    public LocalPeerTable LocalPeers => _local;
-
     /// <summary>Registered peers this replica accepts: ConcurrentLimit, capped by MaxConnections or the open-file limit.</summary>
     public int ConcurrentLimit => _concurrentLimit;
 
