@@ -34,7 +34,9 @@ else
 {
     // The dev environment: the AppHost's environment, the plugin's dev build (Pathfinder:PluginDir) and Grafana
     // (containers only) with the plugin provisioned — never part of a deployment.
-    signaling.WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName);
+    signaling.WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
+        // Behind Aspire's proxy every browser shares one client IP: no per-IP socket cap in the dev environment.
+        .WithEnvironment("MAX_CONNECTIONS_PER_PEER", "0");
     var plugin = builder.AddPathfinderPluginDevBuild();
     if (containers.Usable)
     {

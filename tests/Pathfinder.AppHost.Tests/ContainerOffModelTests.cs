@@ -109,3 +109,14 @@ public sealed class ContainerOffModelTests
     private static IConfiguration Config(params (string Key, string Value)[] values) =>
         new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => KeyValuePair.Create(v.Key, (string?)v.Value))).Build();
 }
+
+public sealed class DevEnvironmentModelTests
+{
+    [Fact]
+    public async Task Behind_the_dev_proxy_every_client_shares_one_ip_so_there_is_no_per_ip_socket_cap()
+    {
+        await using var app = await AppModel.BuildAsync("--Pathfinder:Containers=off", "--Pathfinder:PluginDir=");
+        var env = await app.EnvironmentOfAsync(app.Get<ProjectResource>("signaling"));
+        Assert.Equal("0", env["MAX_CONNECTIONS_PER_PEER"]);
+    }
+}
