@@ -165,21 +165,17 @@ public sealed partial class DockerfileTests(PublishedService published)
         environment["PEERJS_PORT"] = port.ToString(CultureInfo.InvariantCulture);
         environment["PEERJS_KEY"] = AccessKey.Generate();
         var entrypoint = Final.Last("ENTRYPOINT")!.ExecForm(Final.Last("ENTRYPOINT")!.Arguments)!;
-        var info = Run.Prepare(entrypoint[0], entrypoint[1..], environment, published.Directory);
-        info.RedirectStandardOutput = true;
-        info.RedirectStandardError = true;
-        using var service = System.Diagnostics.Process.Start(info)!;
-        var stdout = service.StandardOutput.ReadToEndAsync();
-        var stderr = service.StandardError.ReadToEndAsync();
-        try
+        var running = Run.Start(Run.Prepare(entrypoint[0], entrypoint[1..], environment, published.Directory));
+        await using (running)
         {
+            var service = running.Process;
             var deadline = DateTime.UtcNow.AddSeconds(30);
             RunResult check;
             do
             {
                 if (service.HasExited)
                 {
-                    Assert.Fail($"the service exited with code {service.ExitCode}: {await stderr}");
+                    Assert.Fail($"the service exited with code {service.ExitCode}: {await running.Stderr}");
                 }
 
                 check = await HealthCheckAsync(port);
@@ -195,14 +191,9 @@ public sealed partial class DockerfileTests(PublishedService published)
             Assert.True(check.ExitCode == 0, "HEALTHCHECK never passed: " + check);
             Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync($"http://127.0.0.1:{port}/pathfinder")).Status);
         }
-        finally
-        {
-            service.Kill(entireProcessTree: true);
-            await service.WaitForExitAsync();
-        }
 
         // The base image's ASPNETCORE_HTTP_PORTS=8080 did not win: PEERJS_PORT is the one port it listened on.
-        var output = await stdout;
+        var output = await running.Stdout;
         Assert.Contains($"Now listening on: http://[::]:{port}", output, StringComparison.Ordinal);
         Assert.DoesNotContain(":8080", output, StringComparison.Ordinal);
 

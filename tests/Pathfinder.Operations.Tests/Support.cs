@@ -94,6 +94,15 @@ internal static class Run
         return new RunResult(process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Starts a long-running process with its output captured; disposing it kills the whole tree.</summary>
+    public static Background Start(ProcessStartInfo info)
+    {
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        var process = Process.Start(info) ?? throw new InvalidOperationException(info.FileName + " did not start");
+        return new Background(process, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+    }
+
     /// <summary>The start info with the cleaned environment: inherited service settings removed, then <paramref name="environment"/> applied (null removes).</summary>
     public static ProcessStartInfo Prepare(string file, IEnumerable<string> args, IDictionary<string, string?>? environment, string? workingDirectory)
     {
@@ -131,6 +140,27 @@ internal static class Run
         }
 
         return info;
+    }
+}
+
+/// <summary>A process started by <see cref="Run.Start"/>: its output (complete once it exited) and a kill on dispose.</summary>
+internal sealed class Background(Process process, Task<string> stdout, Task<string> stderr) : IAsyncDisposable
+{
+    public Process Process => process;
+
+    public Task<string> Stdout => stdout;
+
+    public Task<string> Stderr => stderr;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        await process.WaitForExitAsync();
+        process.Dispose();
     }
 }
 

@@ -89,14 +89,10 @@ public sealed class SystemdTests(PublishedService published)
         Assert.True(generated.ExitCode == 0, generated.ToString());
         environment["PEERJS_KEY"] = generated.Stdout.Trim();
 
-        var info = Run.Prepare("dotnet", [dll], environment, published.Directory);
-        info.RedirectStandardOutput = true;
-        info.RedirectStandardError = true;
-        using var service = System.Diagnostics.Process.Start(info)!;
-        var stdout = service.StandardOutput.ReadToEndAsync();
-        var stderr = service.StandardError.ReadToEndAsync();
-        try
+        var running = Run.Start(Run.Prepare("dotnet", [dll], environment, published.Directory));
+        await using (running)
         {
+            var service = running.Process;
             var deadline = DateTime.UtcNow.AddSeconds(30);
             var answered = false;
             while (!answered && DateTime.UtcNow < deadline && !service.HasExited)
@@ -112,18 +108,12 @@ public sealed class SystemdTests(PublishedService published)
                 }
             }
 
-            Assert.True(answered, "the service did not answer: " + (service.HasExited ? await stderr : "timeout"));
-        }
-        finally
-        {
-            service.Kill(entireProcessTree: true);
-            await service.WaitForExitAsync();
+            Assert.True(answered, "the service did not answer: " + (service.HasExited ? await running.Stderr : "timeout"));
         }
 
         // LOG_FORMAT=systemd from the unit: journald priorities on every line. The key never in the log, although the
-        // request above carried it in its URL: WorkingDirectory= is the app's folder, so its appsettings.json (request
-        // logging at Warning) applies.
-        var log = await stdout + await stderr;
+        // request above carried it in its URL (the service holds URL-logging categories at Warning).
+        var log = await running.Stdout + await running.Stderr;
         Assert.Contains("<6>", log, StringComparison.Ordinal);
         Assert.DoesNotContain(environment["PEERJS_KEY"]!, log, StringComparison.Ordinal);
     }

@@ -110,16 +110,8 @@ public sealed class SecurityLogTests
     [InlineData("Logging__Console__FormatterName", "json")]
     public async Task The_real_service_writes_json_console_logs_when_configured_and_never_the_key(string variable, string value)
     {
-        var port = ServiceProcess.FreePort();
-        await using var service = ServiceProcess.Start(new Dictionary<string, string?>
-        {
-            ["DOTNET_ENVIRONMENT"] = "Production",
-            ["PEERJS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["PEERJS_KEY"] = Hardening.StrongKey,
-            ["CORS_ORIGINS"] = "https://grafana.example.com",
-            [variable] = value,
-        });
-        await service.WaitForStdoutAsync(line => line.Contains("\"EventId\":23", StringComparison.Ordinal));
+        var (service, port) = await StartProductionServiceAsync((variable, value));
+        await using var _ = service;
 
         var socketUri = new Uri($"ws://127.0.0.1:{port}/pathfinder/peerjs");
         var peer = await PeerClient.ConnectAsync(socketUri, key: Hardening.StrongKey);
@@ -137,20 +129,11 @@ public sealed class SecurityLogTests
     }
 
     [Fact]
-    public async Task Even_at_trace_level_and_from_another_working_directory_the_key_is_never_logged()
+    public async Task Even_at_trace_level_the_key_is_never_logged()
     {
-        var port = ServiceProcess.FreePort();
-        await using var service = ServiceProcess.Start(new Dictionary<string, string?>
-        {
-            ["DOTNET_ENVIRONMENT"] = "Production",
-            ["PEERJS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["PEERJS_KEY"] = Hardening.StrongKey,
-            ["CORS_ORIGINS"] = "https://grafana.example.com",
-            ["LOG_FORMAT"] = "json",
-            ["Logging__LogLevel__Default"] = "Trace",
-            ["Logging__LogLevel__Microsoft.AspNetCore"] = "Trace",
-        });
-        await service.WaitForStdoutAsync(line => line.Contains("\"EventId\":23", StringComparison.Ordinal));
+        var (service, port) = await StartProductionServiceAsync(
+            ("LOG_FORMAT", "json"), ("Logging__LogLevel__Default", "Trace"), ("Logging__LogLevel__Microsoft.AspNetCore", "Trace"));
+        await using var _ = service;
 
         var socketUri = new Uri($"ws://127.0.0.1:{port}/pathfinder/peerjs");
         var peer = await PeerClient.ConnectAsync(socketUri, key: Hardening.StrongKey);
@@ -165,5 +148,34 @@ public sealed class SecurityLogTests
         var leaks = service.Stdout.Where(line => line.Contains(Hardening.StrongKey, StringComparison.Ordinal))
             .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("Category").GetString()).Distinct().ToList();
         Assert.True(leaks.Count == 0, "categories that logged the key: " + string.Join(", ", leaks));
+    }
+
+    /// <summary>The real process in Production (strong key, an allow-list), started and listening (event 23).</summary>
+    private static async Task<(ServiceProcess Service, int Port)> StartProductionServiceAsync(params (string Name, string Value)[] extra)
+    {
+        var port = ServiceProcess.FreePort();
+        var environment = new Dictionary<string, string?>
+        {
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["PEERJS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["PEERJS_KEY"] = Hardening.StrongKey,
+            ["CORS_ORIGINS"] = "https://grafana.example.com",
+        };
+        foreach (var (name, value) in extra)
+        {
+            environment[name] = value;
+        }
+
+        var service = ServiceProcess.Start(environment);
+        try
+        {
+            await service.WaitForStdoutAsync(line => line.Contains("\"EventId\":23", StringComparison.Ordinal));
+            return (service, port);
+        }
+        catch
+        {
+            await service.DisposeAsync();
+            throw;
+        }
     }
 }
