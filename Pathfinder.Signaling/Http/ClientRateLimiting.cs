@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.Extensions.Options;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Telemetry;
 
@@ -32,13 +31,18 @@ public static class ClientRateLimiting
             QueueLimit = 0,
             AutoReplenishment = true,
         };
+        // One limiter per client IP, shared by the HTTP middleware and the WebSocket fast path (Transport), so a
+        // client's API requests and socket upgrades draw on the same budget whichever way they arrive.
+        var byClient = PartitionedRateLimiter.Create<string, string>(client => client.Length == 0
+            ? RateLimitPartition.GetNoLimiter(Unlimited)
+            : RateLimitPartition.GetFixedWindowLimiter(client, _ => limiterOptions));
+        services.AddSingleton(new ClientRateLimiter(byClient, limiterOptions.Window));
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                context.Request.Path.StartsWithSegments(apiPath)
-                    ? RateLimitPartition.GetFixedWindowLimiter(ClientAddress.Of(context), _ => limiterOptions)
-                    : RateLimitPartition.GetNoLimiter(Unlimited));
+            limiter.GlobalLimiter = byClient.WithTranslatedKey<HttpContext>(
+                context => context.Request.Path.StartsWithSegments(apiPath) ? ClientAddress.Of(context) : Unlimited,
+                leaveOpen: true);
             limiter.OnRejected = OnRejectedAsync;
         });
         return services;
@@ -53,9 +57,7 @@ public static class ClientRateLimiting
     private static ValueTask OnRejectedAsync(OnRejectedContext rejected, CancellationToken cancellationToken)
     {
         var context = rejected.HttpContext;
-        var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
-            ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))
-            : Math.Max(1, (int)Math.Ceiling(context.RequestServices.GetRequiredService<IOptions<SignalingOptions>>().Value.RateLimitWindow / 1000.0));
+        var retryAfter = context.RequestServices.GetRequiredService<ClientRateLimiter>().RetryAfterSeconds(rejected.Lease);
         context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         context.Response.ContentType = "text/plain; charset=utf-8";
 
@@ -73,4 +75,16 @@ public static class ClientRateLimiting
 
         return new ValueTask(context.Response.WriteAsync("Too Many Requests", cancellationToken));
     }
+}
+
+/// <summary>The per-client-IP fixed-window limiter (one partition per IP) behind <see cref="ClientRateLimiting"/>.</summary>
+public sealed class ClientRateLimiter(PartitionedRateLimiter<string> limiter, TimeSpan window)
+{
+    /// <summary>Takes one permit for <paramref name="clientIp"/>; the lease says whether it was granted.</summary>
+    public RateLimitLease Acquire(string clientIp) => limiter.AttemptAcquire(clientIp);
+
+    /// <summary>Retry-After for a refused lease, in whole seconds (at least 1).</summary>
+    public int RetryAfterSeconds(RateLimitLease lease) => lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
+        ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))
+        : Math.Max(1, (int)Math.Ceiling(window.TotalSeconds));
 }

@@ -3,10 +3,10 @@ namespace Pathfinder.Signaling.Telemetry;
 /// <summary>Every log event of the service, with stable event ids. The key is never logged.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(1, LogLevel.Information, "[PeerJS] Client connected: {PeerId} from {RemoteIp}")]
+    [LoggerMessage(1, LogLevel.Debug, "[PeerJS] Client connected: {PeerId} from {RemoteIp}")]
     public static partial void PeerConnected(ILogger logger, string peerId, string? remoteIp);
 
-    [LoggerMessage(2, LogLevel.Information, "[PeerJS] Client disconnected: {PeerId} from {RemoteIp} ({Reason})")]
+    [LoggerMessage(2, LogLevel.Debug, "[PeerJS] Client disconnected: {PeerId} from {RemoteIp} ({Reason})")]
     public static partial void PeerDisconnected(ILogger logger, string peerId, string? remoteIp, string reason);
 
     /// <summary>A WebSocket handshake refused; <paramref name="reason"/> is the connections metric's outcome tag

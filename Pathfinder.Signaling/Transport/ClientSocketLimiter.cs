@@ -23,7 +23,7 @@ public sealed class ClientSocketLimiter(int maxPerIp)
     {
         if (maxPerIp <= 0)
         {
-            return new Slot(null, ip, true);
+            return Unlimited;
         }
 
         lock (_open)
@@ -54,6 +54,8 @@ public sealed class ClientSocketLimiter(int maxPerIp)
             }
         }
     }
+
+    private static readonly Slot Unlimited = new(null, string.Empty, true);
 
     /// <summary>A held slot; disposing it gives it back (once).</summary>
     public sealed class Slot(ClientSocketLimiter? owner, string ip, bool acquired) : IDisposable

@@ -3,8 +3,9 @@ namespace Pathfinder.Signaling.Transport;
 /// <summary>
 /// Kestrel settings that matter for many small, long-lived WebSockets on few cores (measured with bench/run.sh):
 /// socket completions run application code inline instead of hopping to another thread pool thread
-/// (<c>UnsafePreferInlineScheduling</c>: safe here because nothing on the relay path blocks). Off with
-/// <c>Signaling:InlineScheduling=false</c>.
+/// (<c>UnsafePreferInlineScheduling</c>: safe here because nothing on the relay path blocks; off with
+/// <c>Signaling:InlineScheduling=false</c>), and PeerJS upgrades are taken straight off the connection
+/// (<see cref="PeerJsUpgradeFastPath"/>; off with <c>Signaling:UpgradeFastPath=false</c>).
 /// </summary>
 public static class KestrelTuning
 {
@@ -13,7 +14,23 @@ public static class KestrelTuning
     public static WebApplicationBuilder UseSignalingSockets(this WebApplicationBuilder builder)
     {
         var inline = builder.Configuration.GetValue(InlineSchedulingSetting, defaultValue: true);
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inline);
+        builder.WebHost.UseSockets(sockets => { sockets.UnsafePreferInlineScheduling = inline; sockets.WaitForDataBeforeAllocatingBuffer = builder.Configuration.GetValue("Signaling:WaitForData", true); });
+
+        builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
+        if (builder.Configuration.GetValue(PeerJsUpgradeFastPath.Setting, defaultValue: true))
+        {
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
+            {
+                // Runs before TLS on https endpoints, where it sees no plain upgrade and steps aside.
+                PeerJsUpgradeFastPath? fastPath = null;
+                listen.Use(next => connection =>
+                {
+                    fastPath ??= listen.ApplicationServices.GetRequiredService<PeerJsUpgradeFastPath>();
+                    return fastPath.OnConnectionAsync(connection, next);
+                });
+            }));
+        }
+
         return builder;
     }
 }

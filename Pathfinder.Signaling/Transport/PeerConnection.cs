@@ -1,6 +1,5 @@
-using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
@@ -8,59 +7,73 @@ using Pathfinder.Signaling.Telemetry;
 namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
-/// One client WebSocket: a receive loop that reads whole messages (pooled buffers only while a message is in
-/// flight) and hands them to the router, and a send loop that is the socket's only writer, fed by a bounded queue.
-/// Anyone may <see cref="TrySend"/> from any thread without blocking; a full queue closes the peer as a slow
+/// One client WebSocket over the connection's byte pipes: a receive loop that reads RFC 6455 frames
+/// (<see cref="WebSocketFrameReader"/>) and hands complete messages to the router, and a bounded send queue that
+/// anyone may fill from any thread without blocking (<see cref="TrySend"/>). Queued frames are written and flushed by
+/// whichever thread finds the queue idle; frames queued while a read is being processed on the same thread are
+/// flushed together at the end of that read (<see cref="OutputBatch"/>). A full queue closes the peer as a slow
 /// consumer. <see cref="Close"/> is idempotent and never blocks.
 /// </summary>
-public sealed class PeerConnection : IPeerConnection, IDisposable
+public sealed class PeerConnection : IPeerConnection
 {
-    private const int InitialReceiveBuffer = 4096;
-
-    private readonly WebSocket _socket;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly Action _abort;
+    private readonly PeerConnectionServices _services;
     private readonly PeerRouter _router;
-    private readonly SignalingMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly int _maxMessageBytes;
-    private readonly TimeSpan _closeTimeout;
-    private readonly Channel<ReadOnlyMemory<byte>> _outbox;
+    private readonly ClientSocketLimiter.Slot _slot;
+    private readonly Lock _gate = new();
     private static long s_nextConnectionId;
-    private int _closing;
-    private volatile bool _receiveEnded;
-    private long _lastHeartbeat;
 
-    public PeerConnection(
-        WebSocket socket,
-        string id,
-        string token,
-        PeerRouter router,
-        TransportSettings settings,
-        SignalingMetrics metrics,
-        ILogger logger)
+    private Queue<Outgoing>? _queue;
+    private int _draining;
+    private int _flushPending;
+    private int _closing;
+    private long _lastHeartbeat;
+    private volatile bool _receiveEnded;
+    private volatile bool _peerClosed;
+
+    // Guarded by _gate.
+    private bool _finishing;
+    private bool _closeWritten;
+    private bool _outputFinished;
+    private TaskCompletionSource? _outputFinishedSignal;
+    private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
+    private string? _closeDescription;
+
+    /// <param name="socket">The accepted upgrade's pipes and how to abort it.</param>
+    /// <param name="id">The id the client asked for.</param>
+    /// <param name="token">The client's token.</param>
+    /// <param name="remoteIp">The client's IP, for logs.</param>
+    /// <param name="slot">The per-IP socket slot this connection holds until it ends.</param>
+    /// <param name="services">Shared by every connection.</param>
+    public PeerConnection(AcceptedSocket socket, string id, string token, string remoteIp, ClientSocketLimiter.Slot slot, PeerConnectionServices services)
     {
-        _socket = socket;
+        _input = socket.Transport.Input;
+        _output = socket.Transport.Output;
+        _abort = socket.Abort;
         Id = id;
         Token = token;
-        _router = router;
-        _metrics = metrics;
-        _logger = logger;
-        _maxMessageBytes = settings.MaxMessageBytes;
-        _closeTimeout = settings.CloseTimeout;
-        _outbox = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(settings.SendQueueCapacity)
-        {
-            // A relay may complete on the thread that produced it: the send loop's continuation runs inline and
-            // writes to the socket without blocking (a full socket makes the write go asynchronous). This removes
-            // a thread hop per message, which on small machines costs more than the JSON work.
-            AllowSynchronousContinuations = true,
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        RemoteIp = remoteIp;
+        _slot = slot;
+        _services = services;
+        _router = services.Router;
+        _logger = services.Logger;
     }
+
+    private int MaxMessageBytes => _services.Settings.MaxMessageBytes;
+
+    private TimeSpan CloseTimeout => _services.Settings.CloseTimeout;
 
     public string Id { get; }
 
     public string Token { get; }
+
+    public string RemoteIp { get; }
+
+    /// <summary>Set once the id was claimed: the connection counts as an open peer in metrics and logs.</summary>
+    public bool IsRegistered { get; private set; }
 
     public long ConnectionId { get; } = Interlocked.Increment(ref s_nextConnectionId);
 
@@ -82,21 +95,48 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
             return false;
         }
 
-        if (_outbox.Writer.TryWrite(frame))
+        bool full;
+        lock (_gate)
         {
-            return true;
+            if (_finishing)
+            {
+                return false;
+            }
+
+            var queue = _queue ??= new Queue<Outgoing>();
+            full = queue.Count >= _services.Settings.SendQueueCapacity;
+            if (!full)
+            {
+                queue.Enqueue(new Outgoing(frame, FrameOpcode.Text));
+            }
         }
 
-        if (!IsClosing)
+        if (full)
         {
-            Log.SlowConsumer(_logger, Id);
-            Close(DisconnectReason.SlowConsumer);
+            if (!IsClosing)
+            {
+                Log.SlowConsumer(_logger, Id);
+                Close(DisconnectReason.SlowConsumer);
+            }
+
+            return false;
         }
 
-        return false;
+        if (!OutputBatch.TryDefer(this))
+        {
+            Flush();
+        }
+
+        return true;
     }
 
     public void Close(DisconnectReason reason)
+    {
+        var (status, description) = CloseStatusFor(reason);
+        CloseWith(reason, status, description, release: true, abort: reason is DisconnectReason.SlowConsumer or DisconnectReason.Error);
+    }
+
+    private void CloseWith(DisconnectReason reason, WebSocketCloseStatus status, string? description, bool release, bool abort)
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
         {
@@ -104,10 +144,22 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         }
 
         CloseReason = reason;
-        if (reason is DisconnectReason.SlowConsumer or DisconnectReason.Error)
+        lock (_gate)
         {
-            // The pending send may never finish: aborting the socket fails it.
-            _socket.Abort();
+            _closeStatus = status;
+            _closeDescription = description;
+        }
+
+        if (abort)
+        {
+            // A pending send may never finish: aborting the connection fails it.
+            _abort();
+        }
+
+        if (!release)
+        {
+            FinishOutput();
+            return;
         }
 
         // Free the id before the close frame goes out: once a client sees its socket closed, its id is claimable
@@ -115,62 +167,134 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         var released = _router.ReleaseAsync(this);
         if (released.IsCompletedSuccessfully)
         {
-            _outbox.Writer.TryComplete();
+            FinishOutput();
         }
         else
         {
-            _ = CompleteAfterAsync(released);
+            _ = FinishAfterAsync(released);
         }
     }
 
-    private async Task CompleteAfterAsync(ValueTask released)
+    private async Task FinishAfterAsync(ValueTask released)
     {
-        await released;
-        _outbox.Writer.TryComplete();
-    }
-
-    /// <summary>Sends one in-band rejection (ERROR / ID-TAKEN) and closes the socket (1000).</summary>
-    public async Task RejectAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
-    {
-        Interlocked.Exchange(ref _closing, 1);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_closeTimeout);
         try
         {
-            await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
-            // The reference closes without a status code; .NET would put the reserved code 1005 on the wire for
-            // "Empty", which browsers reject as a broken close frame, so we send a normal closure instead.
-            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
-            // Wait (bounded) for the client's close frame so the close handshake completes cleanly.
-            var scratch = new byte[256];
-            while (_socket.State == WebSocketState.CloseSent)
+            await released;
+        }
+        finally
+        {
+            FinishOutput();
+        }
+    }
+
+    /// <summary>What is queued goes out, then the close frame.</summary>
+    private void FinishOutput()
+    {
+        lock (_gate)
+        {
+            _finishing = true;
+        }
+
+        Flush();
+    }
+
+    /// <summary>
+    /// Sends one in-band rejection (ERROR / ID-TAKEN) and closes (1000), then waits (bounded) for the client's
+    /// close frame. The connection was never registered.
+    /// </summary>
+    public Task RejectAsync(ReadOnlyMemory<byte> frame)
+    {
+        lock (_gate)
+        {
+            (_queue ??= new Queue<Outgoing>()).Enqueue(new Outgoing(frame, FrameOpcode.Text));
+        }
+
+        // The reference closes without a status code; browsers reject the reserved 1005 on the wire, so a normal
+        // closure it is.
+        CloseWith(DisconnectReason.ClientClose, WebSocketCloseStatus.NormalClosure, null, release: false, abort: false);
+        return RunAsync();
+    }
+
+    /// <summary>Marks the connection as an open peer (its id is claimed): counted and logged as such until it ends.</summary>
+    public void Registered()
+    {
+        IsRegistered = true;
+        _services.Metrics.PeerOpened();
+        Log.PeerConnected(_logger, Id, RemoteIp);
+    }
+
+    /// <summary>Runs the connection until it closes: reads frames, hands messages to the router, then closes.</summary>
+    public async Task RunAsync()
+    {
+        var frames = new WebSocketFrameReader(MaxMessageBytes);
+        try
+        {
+            while (true)
             {
-                var result = await _socket.ReceiveAsync(scratch, timeout.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
+                // Idle peers hold no receive buffer.
+                frames.ReleaseIdleBuffers();
+                var result = await _input.ReadAsync();
+                var buffer = result.Buffer;
+                var stop = false;
+                var batch = OutputBatch.Begin();
+                try
+                {
+                    while (!stop)
+                    {
+                        var next = frames.Read(ref buffer);
+                        if (next.Kind == FrameEventKind.NeedMoreData)
+                        {
+                            break;
+                        }
+
+                        if (next.Kind == FrameEventKind.Message)
+                        {
+                            if (IsClosing)
+                            {
+                                continue;
+                            }
+
+                            var relay = OnMessage(next.Payload.Span);
+                            if (!relay.IsCompletedSuccessfully)
+                            {
+                                // The thread may change: flush what this batch holds first.
+                                if (batch)
+                                {
+                                    OutputBatch.End();
+                                }
+
+                                try
+                                {
+                                    await relay;
+                                }
+                                finally
+                                {
+                                    batch = OutputBatch.Begin();
+                                }
+                            }
+
+                            continue;
+                        }
+
+                        stop = OnControl(in next);
+                    }
+                }
+                finally
+                {
+                    if (batch)
+                    {
+                        OutputBatch.End();
+                    }
+                }
+
+                _input.AdvanceTo(buffer.Start, buffer.End);
+                if (stop || result.IsCompleted || result.IsCanceled)
                 {
                     break;
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
-        {
-        }
-        finally
-        {
-            _socket.Abort();
-            Dispose();
-        }
-    }
-
-    /// <summary>Runs the connection until it closes; the caller unregisters it afterwards.</summary>
-    public async Task RunAsync()
-    {
-        var sending = SendLoopAsync();
-        try
-        {
-            await ReceiveLoopAsync();
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
         {
             if (!IsClosing)
             {
@@ -180,97 +304,71 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         }
         finally
         {
+            frames.ReleaseIdleBuffers();
             _receiveEnded = true;
             Close(DisconnectReason.ClientClose);
-            await sending;
-            _socket.Abort();
-            Dispose();
+            await WaitForOutputAsync();
+            await _input.CompleteAsync();
+            await _output.CompleteAsync();
+            _slot.Dispose();
+            if (IsRegistered)
+            {
+                _services.Metrics.PeerClosed(CloseReason);
+                Log.PeerDisconnected(_logger, Id, RemoteIp, CloseReason.Name());
+            }
         }
     }
 
-    private async Task ReceiveLoopAsync()
+    private async Task WaitForOutputAsync()
     {
-        byte[]? buffer = null;
-        var count = 0;
-        var discarding = false;
-        var token = CancellationToken.None;
+        Task finished;
+        lock (_gate)
+        {
+            if (_outputFinished)
+            {
+                return;
+            }
+
+            _outputFinishedSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            finished = _outputFinishedSignal.Task;
+        }
+
         try
         {
-            while (true)
-            {
-                if (buffer is null)
-                {
-                    // Idle peers hold no receive buffer: wait for the next frame with a zero-byte read.
-                    var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, token);
-                    if (peek.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-
-                    if (peek.EndOfMessage)
-                    {
-                        // An empty message is not a JSON object.
-                        _metrics.Malformed();
-                        continue;
-                    }
-
-                    buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
-                }
-
-                var result = await _socket.ReceiveAsync(buffer.AsMemory(count), token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return;
-                }
-
-                count += result.Count;
-                if (!discarding && count > _maxMessageBytes)
-                {
-                    Log.MessageTooBig(_logger, Id, _maxMessageBytes);
-                    Close(DisconnectReason.MessageTooBig);
-                    discarding = true;
-                }
-
-                if (discarding)
-                {
-                    // Read and drop the rest until the client answers our close frame.
-                    count = 0;
-                    continue;
-                }
-
-                if (!result.EndOfMessage)
-                {
-                    if (count == buffer.Length)
-                    {
-                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxMessageBytes + 1));
-                        buffer.AsSpan(0, count).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
-                    }
-
-                    continue;
-                }
-
-                if (!IsClosing)
-                {
-                    var relay = OnMessage(buffer.AsSpan(0, count));
-                    if (!relay.IsCompletedSuccessfully)
-                    {
-                        await relay;
-                    }
-                }
-
-                count = 0;
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = null;
-            }
+            await finished.WaitAsync(CloseTimeout);
         }
-        finally
+        catch (TimeoutException)
         {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            // The client stopped reading: give up on the close frame.
+            _abort();
+        }
+    }
+
+    /// <summary>Handles a control event; true when reading should stop.</summary>
+    private bool OnControl(in FrameEvent control)
+    {
+        switch (control.Kind)
+        {
+            case FrameEventKind.Ping:
+                Enqueue(control.Payload.ToArray(), FrameOpcode.Pong);
+                return false;
+            case FrameEventKind.Close:
+                // The client's close: answer it (Close writes our close frame once queued frames are out).
+                _peerClosed = true;
+                Close(DisconnectReason.ClientClose);
+                return true;
+            case FrameEventKind.MessageTooBig:
+                Log.MessageTooBig(_logger, Id, MaxMessageBytes);
+                Close(DisconnectReason.MessageTooBig);
+                return false; // the rest of the message is skipped while we wait for the client's close
+            case FrameEventKind.ProtocolError:
+                Log.ConnectionError(_logger, Id, new WebSocketException(WebSocketError.Faulted, control.Description));
+                // Our close frame carries the reason (1002 / 1007); no need to wait for the client's answer.
+                _peerClosed = true;
+                CloseWith(DisconnectReason.Error, control.CloseStatus, control.Description, release: true, abort: false);
+                return true;
+            default:
+                return false;
         }
     }
 
@@ -278,7 +376,7 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
     {
         if (!ClientMessage.TryParse(frame, out var message))
         {
-            _metrics.Malformed();
+            _services.Metrics.Malformed();
             Log.MalformedFrame(_logger, Id, frame.Length);
             return ValueTask.CompletedTask;
         }
@@ -286,46 +384,187 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         return _router.RelayAsync(this, in message);
     }
 
-    private async Task SendLoopAsync()
+    private void Enqueue(ReadOnlyMemory<byte> payload, FrameOpcode opcode)
     {
-        var reader = _outbox.Reader;
-        try
+        lock (_gate)
         {
-            while (await reader.WaitToReadAsync())
+            if (_finishing)
             {
-                while (reader.TryRead(out var frame))
-                {
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                }
+                return;
             }
 
-            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            (_queue ??= new Queue<Outgoing>()).Enqueue(new Outgoing(payload, opcode));
+        }
+
+        if (!OutputBatch.TryDefer(this))
+        {
+            Flush();
+        }
+    }
+
+    /// <summary>Called by <see cref="OutputBatch"/>: true when this connection was not yet waiting for a batch flush.</summary>
+    internal bool MarkFlushPending() => Interlocked.Exchange(ref _flushPending, 1) == 0;
+
+    /// <summary>Called by <see cref="OutputBatch"/> at the end of a batch.</summary>
+    internal void FlushDeferred()
+    {
+        Interlocked.Exchange(ref _flushPending, 0);
+        Flush();
+    }
+
+    /// <summary>Writes and flushes what is queued, unless another thread is already doing so (it will pick it up).</summary>
+    private void Flush()
+    {
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+        {
+            Drain();
+        }
+    }
+
+    // Runs with _draining == 1: the only writer of _output.
+    private void Drain()
+    {
+        try
+        {
+            while (true)
             {
-                var (status, description) = CloseStatusFor(CloseReason);
-                using var timeout = new CancellationTokenSource(_closeTimeout);
-                await _socket.CloseOutputAsync(status, description, timeout.Token);
+                var wrote = false;
+                var closeNow = false;
+                WebSocketCloseStatus status = default;
+                string? description = null;
+                lock (_gate)
+                {
+                    if (_queue is { Count: > 0 } queue)
+                    {
+                        while (queue.TryDequeue(out var frame))
+                        {
+                            WebSocketFrameWriter.Write(_output, frame.Opcode, frame.Payload.Span);
+                        }
+
+                        wrote = true;
+                    }
+
+                    if (_finishing && !_closeWritten)
+                    {
+                        _closeWritten = closeNow = true;
+                        status = _closeStatus;
+                        description = _closeDescription;
+                    }
+                }
+
+                if (closeNow)
+                {
+                    WebSocketFrameWriter.WriteClose(_output, status, description);
+                }
+
+                if (wrote || closeNow)
+                {
+                    var flush = _output.FlushAsync();
+                    if (!flush.IsCompletedSuccessfully)
+                    {
+                        _ = DrainAfterFlushAsync(flush, closeNow);
+                        return;
+                    }
+
+                    if (!AfterFlush(flush.Result, closeNow))
+                    {
+                        return;
+                    }
+                }
+
+                Volatile.Write(ref _draining, 0);
+                lock (_gate)
+                {
+                    if (_queue is not { Count: > 0 } && !(_finishing && !_closeWritten))
+                    {
+                        return;
+                    }
+                }
+
+                if (Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+                {
+                    return;
+                }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
         {
-            Close(DisconnectReason.Error);
+            OutputGone();
         }
-        finally
+    }
+
+    private async Task DrainAfterFlushAsync(ValueTask<FlushResult> flush, bool closeWritten)
+    {
+        try
         {
-            if (!_receiveEnded)
+            if (!AfterFlush(await flush, closeWritten))
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            OutputGone();
+            return;
+        }
+
+        Drain();
+    }
+
+    /// <summary>False when nothing more can be written.</summary>
+    private bool AfterFlush(FlushResult result, bool closeWritten)
+    {
+        if (result.IsCompleted || result.IsCanceled)
+        {
+            OutputGone();
+            return false;
+        }
+
+        if (closeWritten)
+        {
+            OutputFinished();
+            if (!_receiveEnded && !_peerClosed)
             {
                 // Do not wait forever for the client's answer to our close frame.
                 _ = AbortIfStillOpenAsync();
             }
+
+            return false;
         }
+
+        return true;
+    }
+
+    // The socket cannot take more (closed by the client, aborted): nothing queued will be delivered.
+    private void OutputGone()
+    {
+        if (!IsClosing)
+        {
+            Close(DisconnectReason.Error);
+        }
+
+        OutputFinished();
+    }
+
+    private void OutputFinished()
+    {
+        TaskCompletionSource? signal;
+        lock (_gate)
+        {
+            _finishing = _closeWritten = _outputFinished = true;
+            _queue = null;
+            signal = _outputFinishedSignal;
+        }
+
+        signal?.TrySetResult();
     }
 
     private async Task AbortIfStillOpenAsync()
     {
-        await Task.Delay(_closeTimeout);
+        await Task.Delay(CloseTimeout);
         if (!_receiveEnded)
         {
-            _socket.Abort();
+            _abort();
         }
     }
 
@@ -339,11 +578,11 @@ public sealed class PeerConnection : IPeerConnection, IDisposable
         _ => (WebSocketCloseStatus.InternalServerError, null),
     };
 
-    public void Dispose()
-    {
-        _socket.Dispose();
-    }
+    private readonly record struct Outgoing(ReadOnlyMemory<byte> Payload, FrameOpcode Opcode);
 }
 
 /// <summary>Transport limits, resolved once from the options.</summary>
 public sealed record TransportSettings(int MaxMessageBytes, int SendQueueCapacity, TimeSpan CloseTimeout);
+
+/// <summary>What every <see cref="PeerConnection"/> shares (one instance per process).</summary>
+public sealed record PeerConnectionServices(PeerRouter Router, TransportSettings Settings, SignalingMetrics Metrics, ILogger Logger);

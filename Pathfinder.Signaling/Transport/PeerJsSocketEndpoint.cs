@@ -1,3 +1,5 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Http;
@@ -7,11 +9,20 @@ using Pathfinder.Signaling.Telemetry;
 
 namespace Pathfinder.Signaling.Transport;
 
+/// <summary>What a PeerJS socket handshake carries, however it arrived.</summary>
+public readonly record struct SocketRequest(string? Key, string? Id, string? Token, string RemoteIp);
+
+/// <summary>An accepted upgrade: the connection's byte pipes and how to tear the connection down.</summary>
+public readonly record struct AcceptedSocket(IDuplexPipe Transport, Action Abort);
+
 /// <summary>
 /// The WebSocket endpoint <c>{path}/peerjs?key&amp;id&amp;token</c>. The upgrade always succeeds; problems are
 /// reported in-band (ERROR / ID-TAKEN, then close) in the reference's order: missing parameters, key, id, limit
 /// (the per-IP socket limit is checked after the key). Refused before the upgrade: an Origin outside the configured
 /// allow-list (403), and a client over the rate limit (429, <see cref="ClientRateLimiting"/>).
+/// Plain HTTP/1.1 upgrades are taken straight off the connection by <see cref="PeerJsUpgradeFastPath"/>; this class
+/// also serves the rest through ASP.NET Core (<see cref="HandleAsync"/>: WebSockets over HTTP/2, TLS endpoints bound by
+/// URL, requests through a proxy).
 /// </summary>
 public sealed class PeerJsSocketEndpoint(
     PeerRouter router,
@@ -22,6 +33,27 @@ public sealed class PeerJsSocketEndpoint(
     ClientSocketLimiter socketLimiter,
     ILogger<PeerConnection> logger)
 {
+    private readonly PeerConnectionServices _services = new(router, settings, metrics, logger);
+
+    /// <summary>Whether a browser page from <paramref name="origin"/> may open sockets (no Origin: not a browser, allowed).</summary>
+    public bool IsOriginAllowed(StringValues origin) => origin.Count == 0 || origins.IsAllowed(origin);
+
+    /// <summary>Logs and counts a socket refused for its Origin (the caller answers 403).</summary>
+    public void OriginRefused(string origin, string? id, string remoteIp)
+    {
+        metrics.Connection(ConnectOutcome.OriginDenied);
+        Log.OriginDenied(logger, Printable(origin), remoteIp);
+        Log.HandshakeRejected(logger, ConnectOutcome.OriginDenied.Reason(), id, remoteIp);
+    }
+
+    /// <summary>Logs and counts a socket refused by the rate limit (the caller answers 429).</summary>
+    public void RateLimited(string? id, string remoteIp)
+    {
+        metrics.Connection(ConnectOutcome.RateLimited);
+        Log.HandshakeRejected(logger, ConnectOutcome.RateLimited.Reason(), id, remoteIp);
+    }
+
+    /// <summary>The upgrade through ASP.NET Core's pipeline (after forwarded headers, CORS and the rate limiter).</summary>
     public async Task HandleAsync(HttpContext context)
     {
         if (context.Request.Path.Value?.EndsWith('/') == true)
@@ -41,65 +73,103 @@ public sealed class PeerJsSocketEndpoint(
             return;
         }
 
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var handshake = SignalingActivity.StartHandshake();
         var query = context.Request.Query;
-        var peerKey = Last(query["key"]);
-        var id = Last(query["id"]);
-        var token = Last(query["token"]);
-        var remoteIp = ClientAddress.Of(context);
+        var request = new SocketRequest(Last(query["key"]), Last(query["id"]), Last(query["token"]), ClientAddress.Of(context));
 
-        if (context.Request.Headers.Origin.Count > 0 && !origins.IsAllowed(context.Request.Headers.Origin))
+        // A browser page on a site outside CORS_ORIGINS must not open sockets as its user: no upgrade, 403.
+        if (!IsOriginAllowed(context.Request.Headers.Origin))
         {
-            await RefuseOriginAsync(context, id, remoteIp);
+            OriginRefused(context.Request.Headers.Origin.ToString(), request.Id, request.RemoteIp);
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync("Origin not allowed", context.RequestAborted);
             return;
         }
 
-        using var slot = socketLimiter.TryAcquire(remoteIp);
+        var socket = await AcceptAsync(context);
+        if (await OpenAsync(request, socket, context.RequestAborted) is { } peer)
+        {
+            await peer.RunAsync();
+        }
+    }
 
-        // Browsers always offer permessage-deflate; we decline it (no DangerousEnableCompression), which the
-        // protocol allows and which keeps per-connection memory small.
-        var socket = await context.WebSockets.AcceptWebSocketAsync();
-        var connection = new PeerConnection(socket, id ?? string.Empty, token ?? string.Empty, router, settings, metrics, logger);
+    // Browsers offer permessage-deflate; we decline it (no Sec-WebSocket-Extensions in the answer), which the
+    // protocol allows and which keeps per-connection memory small. No subprotocol is selected either.
+    private static async ValueTask<AcceptedSocket> AcceptAsync(HttpContext context)
+    {
+        Stream stream;
+        if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
+        {
+            stream = await connect.AcceptAsync(); // WebSockets over HTTP/2 (RFC 8441)
+        }
+        else
+        {
+            var upgrade = context.Features.GetRequiredFeature<IHttpUpgradeFeature>();
+            var headers = context.Response.Headers;
+            headers.Connection = "Upgrade";
+            headers.Upgrade = "websocket";
+            headers.SecWebSocketAccept = UpgradeRequest.AcceptKey(context.Request.Headers.SecWebSocketKey.ToString());
+            stream = await upgrade.UpgradeAsync();
+        }
+
+        var pipe = new StreamTransport(
+            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, useZeroByteReads: true)),
+            PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 4096)));
+        return new AcceptedSocket(pipe, context.Abort);
+    }
+
+    /// <summary>
+    /// Runs the in-band checks on an accepted upgrade (missing parameters, key, per-IP limit, id claim). Returns the
+    /// registered connection for the caller to run (<see cref="PeerConnection.RunAsync"/>), or null when it was
+    /// refused (the refusal has been sent and the socket closed).
+    /// </summary>
+    public async ValueTask<PeerConnection?> OpenAsync(SocketRequest request, AcceptedSocket socket, CancellationToken aborted)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var handshake = SignalingActivity.StartHandshake();
+        var (peerKey, id, token, remoteIp) = request;
+        var slot = socketLimiter.TryAcquire(remoteIp);
+        var connection = new PeerConnection(socket, id ?? string.Empty, token ?? string.Empty, remoteIp, slot, _services);
 
         if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(token) || string.IsNullOrEmpty(peerKey))
         {
-            await RejectAsync(connection, ServerMessages.NoIdTokenOrKey, ConnectOutcome.BadRequest, remoteIp, context.RequestAborted);
-            return;
+            await RejectAsync(connection, ServerMessages.NoIdTokenOrKey, ConnectOutcome.BadRequest);
+            return null;
         }
 
         if (!key.Matches(peerKey))
         {
-            await RejectAsync(connection, ServerMessages.InvalidKey, ConnectOutcome.InvalidKey, remoteIp, context.RequestAborted);
-            return;
+            await RejectAsync(connection, ServerMessages.InvalidKey, ConnectOutcome.InvalidKey);
+            return null;
         }
 
         if (!slot.Acquired)
         {
             // Too many sockets from this client IP: the spec's concurrent-limit ERROR, then close.
-            await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit, remoteIp, context.RequestAborted, "ip_limit");
-            return;
+            await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit, "ip_limit");
+            return null;
         }
 
         ClaimOutcome outcome;
         try
         {
-            outcome = await router.ConnectAsync(connection, context.RequestAborted);
+            outcome = await router.ConnectAsync(connection, aborted);
         }
         catch (OperationCanceledException)
         {
             socket.Abort();
-            return;
+            slot.Dispose();
+            return null;
         }
 
         switch (outcome)
         {
             case ClaimOutcome.IdTaken:
-                await RejectAsync(connection, ServerMessages.IdTaken, ConnectOutcome.IdTaken, remoteIp, context.RequestAborted);
-                return;
+                await RejectAsync(connection, ServerMessages.IdTaken, ConnectOutcome.IdTaken);
+                return null;
             case ClaimOutcome.LimitReached:
-                await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit, remoteIp, context.RequestAborted);
-                return;
+                await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit);
+                return null;
         }
 
         if (connection.IsClosing)
@@ -111,43 +181,16 @@ public sealed class PeerJsSocketEndpoint(
         metrics.Connection(ConnectOutcome.Opened);
         metrics.ConnectDuration(System.Diagnostics.Stopwatch.GetElapsedTime(started));
         handshake?.SetTag("peerjs.outcome", ConnectOutcome.Opened.Reason()).SetTag("peerjs.id", id).Dispose();
-        metrics.PeerOpened();
-        Log.PeerConnected(logger, id, remoteIp);
-        try
-        {
-            await connection.RunAsync();
-        }
-        finally
-        {
-            metrics.PeerClosed(connection.CloseReason);
-            Log.PeerDisconnected(logger, id, remoteIp, connection.CloseReason.Name());
-        }
+        connection.Registered();
+        return connection;
     }
 
-    private async Task RejectAsync(
-        PeerConnection connection,
-        ReadOnlyMemory<byte> frame,
-        ConnectOutcome outcome,
-        string? remoteIp,
-        CancellationToken cancellationToken,
-        string? reason = null)
+    private Task RejectAsync(PeerConnection connection, ReadOnlyMemory<byte> frame, ConnectOutcome outcome, string? reason = null)
     {
         metrics.Connection(outcome);
         System.Diagnostics.Activity.Current?.SetTag("peerjs.outcome", reason ?? outcome.Reason());
-        Log.HandshakeRejected(logger, reason ?? outcome.Reason(), connection.Id, remoteIp);
-        await connection.RejectAsync(frame, cancellationToken);
-    }
-
-    // A browser page on a site outside CORS_ORIGINS must not open sockets as its user: no upgrade, 403. (Clients
-    // that send no Origin are not browsers; they are not restricted by it.)
-    private Task RefuseOriginAsync(HttpContext context, string? id, string remoteIp)
-    {
-        metrics.Connection(ConnectOutcome.OriginDenied);
-        Log.OriginDenied(logger, Printable(context.Request.Headers.Origin.ToString()), remoteIp);
-        Log.HandshakeRejected(logger, ConnectOutcome.OriginDenied.Reason(), id, remoteIp);
-        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync("Origin not allowed", context.RequestAborted);
+        Log.HandshakeRejected(logger, reason ?? outcome.Reason(), connection.Id, connection.RemoteIp);
+        return connection.RejectAsync(frame);
     }
 
     private static string Printable(string value) =>
@@ -155,4 +198,11 @@ public sealed class PeerJsSocketEndpoint(
 
     // As the reference (URLSearchParams + Object.fromEntries): the last duplicate wins.
     private static string? Last(StringValues values) => values.Count == 0 ? null : values[values.Count - 1];
+
+    private sealed class StreamTransport(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
+    }
 }

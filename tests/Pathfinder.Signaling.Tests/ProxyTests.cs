@@ -10,7 +10,7 @@ public sealed class ProxyTests
     private static Task<SignalingTestHost> StartAsync(params (string Name, string Value)[] settings)
     {
         var values = settings.ToDictionary(s => s.Name, s => (string?)s.Value);
-        values["Logging:LogLevel:Pathfinder"] = "Information";
+        values["Logging:LogLevel:Pathfinder"] = "Debug"; // connect events are Debug
         return SignalingTestHost.StartAsync(values, Hardening.AddClientProbe, logging => logging.AddFakeLogging());
     }
 

@@ -46,7 +46,7 @@ public sealed class SecurityLogTests
         record.StructuredState?.FirstOrDefault(kv => kv.Key == name).Value;
 
     [Fact]
-    public async Task Connect_and_disconnect_are_logged_with_the_seeds_wording_id_client_ip_and_reason()
+    public async Task Connect_and_disconnect_are_logged_at_debug_with_the_seeds_wording_id_client_ip_and_reason()
     {
         await using var host = await StartAsync(("PEERJS_KEY", Hardening.StrongKey));
         var peer = await PeerClient.ConnectAsync(host.SocketUri, key: Hardening.StrongKey);
@@ -54,7 +54,8 @@ public sealed class SecurityLogTests
 
         var connected = await WaitForEventAsync(host, 1, r => State(r, "PeerId") == peer.Id);
         Assert.Equal($"[PeerJS] Client connected: {peer.Id} from 127.0.0.1", connected.Message);
-        Assert.Equal(LogLevel.Information, connected.Level);
+        // Debug: one line per connect costs more CPU than the connect itself; metrics count connects and disconnects.
+        Assert.Equal(LogLevel.Debug, connected.Level);
 
         var disconnected = await WaitForEventAsync(host, 2, r => State(r, "PeerId") == peer.Id);
         Assert.StartsWith($"[PeerJS] Client disconnected: {peer.Id} from 127.0.0.1 (", disconnected.Message, StringComparison.Ordinal);
@@ -110,7 +111,7 @@ public sealed class SecurityLogTests
     [InlineData("Logging__Console__FormatterName", "json")]
     public async Task The_real_service_writes_json_console_logs_when_configured_and_never_the_key(string variable, string value)
     {
-        var (service, port) = await StartProductionServiceAsync((variable, value));
+        var (service, port) = await StartProductionServiceAsync((variable, value), ("Logging__LogLevel__Pathfinder.Signaling.Transport", "Debug"));
         await using var _ = service;
 
         var socketUri = new Uri($"ws://127.0.0.1:{port}/pathfinder/peerjs");

@@ -1,0 +1,218 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Pathfinder.Signaling.Http;
+using Pathfinder.Signaling.Routing;
+
+namespace Pathfinder.Signaling.Transport;
+
+/// <summary>
+/// Kestrel connection middleware that takes plain HTTP/1.1 WebSocket upgrades for <c>{path}/peerjs</c> straight off
+/// the connection: it parses the request head (<see cref="UpgradeRequest"/>), applies the same Origin allow-list and
+/// per-IP rate limit as the HTTP pipeline, answers 101 itself and runs the socket on the connection's own pipes. A
+/// connected peer then costs a socket, two pipes and its <see cref="PeerConnection"/> — no HTTP request, context or
+/// middleware chain kept alive for the socket's lifetime, and no stream adapters on every frame. Every other
+/// connection (the HTTP API, health, HTTP/2, proxied or unusual requests) is handed to Kestrel's HTTP stack with its
+/// bytes untouched. Off with <c>Signaling:UpgradeFastPath=false</c>.
+/// </summary>
+public sealed class PeerJsUpgradeFastPath
+{
+    public const string Setting = "Signaling:UpgradeFastPath";
+
+    private readonly PeerJsSocketEndpoint _endpoint;
+    private readonly ClientRateLimiter? _rateLimiter;
+    private readonly byte[] _requestLinePrefix;
+    private readonly byte[] _replicaHeader;
+    private readonly TimeSpan _headTimeout;
+
+    public PeerJsUpgradeFastPath(
+        PeerJsSocketEndpoint endpoint,
+        ReplicaIdentity replica,
+        Microsoft.Extensions.Options.IOptions<Configuration.SignalingOptions> options,
+        Microsoft.Extensions.Options.IOptions<KestrelServerOptions> kestrel,
+        ClientRateLimiter? rateLimiter = null)
+    {
+        _endpoint = endpoint;
+        _rateLimiter = rateLimiter;
+        _requestLinePrefix = UpgradeRequest.RequestLinePrefix(options.Value.NormalizedPath + "/peerjs");
+        _replicaHeader = Encoding.ASCII.GetBytes($"{ReplicaIdentity.HeaderName}: {replica.Id}\r\n");
+        _headTimeout = kestrel.Value.Limits.RequestHeadersTimeout;
+    }
+
+    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var input = connection.Transport.Input;
+        ReadResult read;
+        UpgradeRequest? request;
+        int headLength;
+        var examinedAll = false;
+        using (var timeout = new CancellationTokenSource(_headTimeout))
+        {
+            while (true)
+            {
+                try
+                {
+                    read = await input.ReadAsync(timeout.Token);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+                {
+                    // Kestrel's own request-headers timeout, applied to a head that never completed.
+                    connection.Abort(new ConnectionAbortedException("Request headers timed out"));
+                    return;
+                }
+                catch (IOException)
+                {
+                    return; // reset by the client before it said anything useful
+                }
+
+                var head = UpgradeRequest.TryParse(read.Buffer, _requestLinePrefix, out request, out headLength);
+                if (head == UpgradeHead.Incomplete && !read.IsCompleted && !read.IsCanceled)
+                {
+                    input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                    examinedAll = true;
+                    continue;
+                }
+
+                if (head != UpgradeHead.Ours)
+                {
+                    await PassOnAsync(connection, next, read, examinedAll);
+                    return;
+                }
+
+                break;
+            }
+        }
+
+        input.AdvanceTo(read.Buffer.GetPosition(headLength));
+        var peer = await HandleUpgradeAsync(connection, request!);
+        request = null; // not kept for the socket's lifetime
+        if (peer is not null)
+        {
+            await peer.RunAsync();
+        }
+    }
+
+    private static Task PassOnAsync(ConnectionContext connection, ConnectionDelegate next, ReadResult read, bool examinedAll)
+    {
+        if (!examinedAll)
+        {
+            // Nothing consumed, nothing examined: Kestrel's first read sees the same bytes at once.
+            connection.Transport.Input.AdvanceTo(read.Buffer.Start, read.Buffer.Start);
+            return next(connection);
+        }
+
+        // The examined position cannot move back, so the next read would wait for new bytes: replay them instead.
+        connection.Transport.Input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        connection.Transport = new ReplayingTransport(connection.Transport);
+        return next(connection);
+    }
+
+    /// <summary>Refuses (403, 429) or accepts the upgrade; the registered connection, or null when refused.</summary>
+    private async ValueTask<PeerConnection?> HandleUpgradeAsync(ConnectionContext connection, UpgradeRequest request)
+    {
+        var remoteIp = ClientAddress.Format((connection.RemoteEndPoint as IPEndPoint)?.Address);
+        var output = connection.Transport.Output;
+
+        if (request.Origin is { } origin && !_endpoint.IsOriginAllowed(origin))
+        {
+            _endpoint.OriginRefused(origin, request.Id, remoteIp);
+            await RespondAsync(output, "403 Forbidden", null, "Origin not allowed");
+            return null;
+        }
+
+        if (_rateLimiter is not null)
+        {
+            using var lease = _rateLimiter.Acquire(remoteIp);
+            if (!lease.IsAcquired)
+            {
+                _endpoint.RateLimited(request.Id, remoteIp);
+                var retryAfter = _rateLimiter.RetryAfterSeconds(lease);
+                await RespondAsync(output, "429 Too Many Requests", $"Retry-After: {retryAfter}\r\n", "Too Many Requests");
+                return null;
+            }
+        }
+
+        // The 101 goes out with the first frame (OPEN or the in-band error): one send for both.
+        WriteSwitchingProtocols(output, request.WebSocketKey);
+        return await _endpoint.OpenAsync(
+            new SocketRequest(request.Key, request.Id, request.Token, remoteIp),
+            new AcceptedSocket(connection.Transport, connection.Abort),
+            connection.ConnectionClosed);
+    }
+
+    private void WriteSwitchingProtocols(PipeWriter output, string webSocketKey)
+    {
+        var writer = new HeadWriter(output);
+        writer.Write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "u8);
+        writer.Write(UpgradeRequest.AcceptKey(webSocketKey));
+        writer.Write("\r\n"u8);
+        writer.Write(_replicaHeader);
+        writer.Write("\r\n"u8);
+    }
+
+    private async Task RespondAsync(PipeWriter output, string status, string? extraHeaders, string body)
+    {
+        var writer = new HeadWriter(output);
+        writer.Write($"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n{extraHeaders}");
+        writer.Write(_replicaHeader);
+        writer.Write("\r\n"u8);
+        writer.Write(body);
+        await output.FlushAsync();
+    }
+
+    private readonly struct HeadWriter(PipeWriter output)
+    {
+        public void Write(ReadOnlySpan<byte> bytes) => output.Write(bytes);
+
+        public void Write(string ascii)
+        {
+            var span = output.GetSpan(ascii.Length);
+            var written = Encoding.ASCII.GetBytes(ascii, span);
+            output.Advance(written);
+        }
+    }
+
+    /// <summary>The connection's pipes, with a reader whose first read returns the bytes already received at once.</summary>
+    private sealed class ReplayingTransport(IDuplexPipe inner) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = new ReplayingReader(inner.Input);
+
+        public PipeWriter Output => inner.Output;
+    }
+
+    private sealed class ReplayingReader(PipeReader inner) : PipeReader
+    {
+        private bool _replayed;
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            if (!_replayed)
+            {
+                _replayed = true;
+                if (inner.TryRead(out var buffered))
+                {
+                    return ValueTask.FromResult(buffered);
+                }
+            }
+
+            return inner.ReadAsync(cancellationToken);
+        }
+
+        public override bool TryRead(out ReadResult result)
+        {
+            _replayed = true;
+            return inner.TryRead(out result);
+        }
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+    }
+}
