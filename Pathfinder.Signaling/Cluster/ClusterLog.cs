@@ -35,4 +35,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(110, LogLevel.Information, "Backplane: Redis connection restored; re-registering local peers")]
     public static partial void ConnectionRestored(ILogger logger);
+
+    [LoggerMessage(111, LogLevel.Error, "Backplane: delivering a message from another replica failed")]
+    public static partial void DeliveryFailed(ILogger logger, Exception exception);
 }

@@ -84,7 +84,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
                 try
                 {
                     var queue = await subscriber.SubscribeAsync(channel);
-                    queue.OnMessage(OnEnvelope);
+                    _ = PumpAsync(queue);
                     _subscription = queue;
                     return;
                 }
@@ -364,6 +364,45 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
 
         return lost;
+    }
+
+    // The subscription's messages, in order; those that arrived together are delivered as one batch of sends.
+    private async Task PumpAsync(ChannelMessageQueue queue)
+    {
+        try
+        {
+            while (true)
+            {
+                var message = await queue.ReadAsync();
+                var batch = SendBatch.Begin();
+                try
+                {
+                    do
+                    {
+                        try
+                        {
+                            OnEnvelope(message);
+                        }
+                        catch (Exception ex) when (ex is not OutOfMemoryException)
+                        {
+                            ClusterLog.DeliveryFailed(_logger, ex);
+                        }
+                    }
+                    while (queue.TryRead(out message));
+                }
+                finally
+                {
+                    if (batch)
+                    {
+                        SendBatch.End();
+                    }
+                }
+            }
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // Unsubscribed (shutdown).
+        }
     }
 
     private void OnEnvelope(ChannelMessage message)

@@ -11,10 +11,10 @@ namespace Pathfinder.Signaling.Transport;
 /// (<see cref="WebSocketFrameReader"/>) and hands complete messages to the router, and a bounded send queue that
 /// anyone may fill from any thread without blocking (<see cref="TrySend"/>). Queued frames are written and flushed by
 /// whichever thread finds the queue idle; frames queued while a read is being processed on the same thread are
-/// flushed together at the end of that read (<see cref="OutputBatch"/>). A full queue closes the peer as a slow
+/// flushed together at the end of that read (<see cref="SendBatch"/>). A full queue closes the peer as a slow
 /// consumer. <see cref="Close"/> is idempotent and never blocks.
 /// </summary>
-public sealed class PeerConnection : IPeerConnection
+public sealed class PeerConnection : IPeerConnection, IBatchedPeer
 {
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
@@ -122,7 +122,7 @@ public sealed class PeerConnection : IPeerConnection
             return false;
         }
 
-        if (!OutputBatch.TryDefer(this))
+        if (!SendBatch.TryDefer(this))
         {
             Flush();
         }
@@ -236,7 +236,7 @@ public sealed class PeerConnection : IPeerConnection
                 var result = await _input.ReadAsync();
                 var buffer = result.Buffer;
                 var stop = false;
-                var batch = OutputBatch.Begin();
+                var batch = SendBatch.Begin();
                 try
                 {
                     while (!stop)
@@ -260,7 +260,7 @@ public sealed class PeerConnection : IPeerConnection
                                 // The thread may change: flush what this batch holds first.
                                 if (batch)
                                 {
-                                    OutputBatch.End();
+                                    SendBatch.End();
                                 }
 
                                 try
@@ -269,7 +269,7 @@ public sealed class PeerConnection : IPeerConnection
                                 }
                                 finally
                                 {
-                                    batch = OutputBatch.Begin();
+                                    batch = SendBatch.Begin();
                                 }
                             }
 
@@ -283,7 +283,7 @@ public sealed class PeerConnection : IPeerConnection
                 {
                     if (batch)
                     {
-                        OutputBatch.End();
+                        SendBatch.End();
                     }
                 }
 
@@ -396,17 +396,17 @@ public sealed class PeerConnection : IPeerConnection
             (_queue ??= new Queue<Outgoing>()).Enqueue(new Outgoing(payload, opcode));
         }
 
-        if (!OutputBatch.TryDefer(this))
+        if (!SendBatch.TryDefer(this))
         {
             Flush();
         }
     }
 
-    /// <summary>Called by <see cref="OutputBatch"/>: true when this connection was not yet waiting for a batch flush.</summary>
-    internal bool MarkFlushPending() => Interlocked.Exchange(ref _flushPending, 1) == 0;
+    /// <summary>Called by <see cref="SendBatch"/>: true when this connection was not yet waiting for a batch flush.</summary>
+    public bool MarkFlushPending() => Interlocked.Exchange(ref _flushPending, 1) == 0;
 
-    /// <summary>Called by <see cref="OutputBatch"/> at the end of a batch.</summary>
-    internal void FlushDeferred()
+    /// <summary>Called by <see cref="SendBatch"/> at the end of a batch.</summary>
+    public void FlushDeferred()
     {
         Interlocked.Exchange(ref _flushPending, 0);
         Flush();
