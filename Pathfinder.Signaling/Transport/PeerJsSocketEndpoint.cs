@@ -150,10 +150,25 @@ public sealed class PeerJsSocketEndpoint(
             return null;
         }
 
+        // OPEN and any queued messages are written by the claim; batched, they leave with the 101 in one send.
+        ValueTask<ClaimOutcome> claim;
+        var batch = SendBatch.Begin();
+        try
+        {
+            claim = router.ConnectAsync(connection, aborted);
+        }
+        finally
+        {
+            if (batch)
+            {
+                SendBatch.End();
+            }
+        }
+
         ClaimOutcome outcome;
         try
         {
-            outcome = await router.ConnectAsync(connection, aborted);
+            outcome = await claim;
         }
         catch (OperationCanceledException)
         {

@@ -183,28 +183,42 @@ public sealed class PeerJsUpgradeFastPath
         public PipeWriter Output => inner.Output;
     }
 
+    // After the fast path examined every buffered byte, the pipe's next read would wait for new bytes. The first read
+    // through this reader cancels that wait (CancelPendingRead makes the pipe hand back what it holds at once) and
+    // returns the buffered bytes as an ordinary read.
     private sealed class ReplayingReader(PipeReader inner) : PipeReader
     {
         private bool _replayed;
 
         public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
-            if (!_replayed)
+            if (_replayed)
             {
-                _replayed = true;
-                if (inner.TryRead(out var buffered))
-                {
-                    return ValueTask.FromResult(buffered);
-                }
+                return inner.ReadAsync(cancellationToken);
             }
 
-            return inner.ReadAsync(cancellationToken);
+            _replayed = true;
+            inner.CancelPendingRead();
+            var read = inner.ReadAsync(cancellationToken);
+            return read.IsCompletedSuccessfully ? ValueTask.FromResult(AsOrdinary(read.Result)) : ReplayAsync(read);
         }
 
         public override bool TryRead(out ReadResult result)
         {
+            if (_replayed)
+            {
+                return inner.TryRead(out result);
+            }
+
             _replayed = true;
-            return inner.TryRead(out result);
+            inner.CancelPendingRead();
+            if (inner.TryRead(out result))
+            {
+                result = AsOrdinary(result);
+                return true;
+            }
+
+            return false;
         }
 
         public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
@@ -214,5 +228,9 @@ public sealed class PeerJsUpgradeFastPath
         public override void CancelPendingRead() => inner.CancelPendingRead();
 
         public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        private static async ValueTask<ReadResult> ReplayAsync(ValueTask<ReadResult> read) => AsOrdinary(await read);
+
+        private static ReadResult AsOrdinary(ReadResult result) => new(result.Buffer, isCanceled: false, result.IsCompleted);
     }
 }

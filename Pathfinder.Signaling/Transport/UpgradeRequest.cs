@@ -89,6 +89,11 @@ public sealed class UpgradeRequest
         var window = buffer.Length > MaxHeadBytes + HeadEnd.Length ? buffer.Slice(0, MaxHeadBytes + HeadEnd.Length) : buffer;
         ReadOnlySpan<byte> bytes = window.IsSingleSegment ? window.FirstSpan : window.ToArray();
         var end = bytes.IndexOf(HeadEnd);
+        if (HasBareLineFeed(end < 0 ? bytes : bytes[..end]))
+        {
+            return UpgradeHead.NotOurs; // lines must end in CRLF; Kestrel decides what to make of the rest
+        }
+
         if (end < 0)
         {
             return buffer.Length > MaxHeadBytes ? UpgradeHead.NotOurs : UpgradeHead.Incomplete;
@@ -133,7 +138,7 @@ public sealed class UpgradeRequest
 
             var name = line[..colon];
             var value = Trim(line[(colon + 1)..]);
-            if (name.IndexOfAny((byte)' ', (byte)'\t') >= 0 || !IsFieldValue(value))
+            if (!IsVisibleAscii(name) || !IsFieldValue(value))
             {
                 return null;
             }
@@ -279,6 +284,21 @@ public sealed class UpgradeRequest
             {
                 return true;
             }
+        }
+
+        return false;
+    }
+
+    private static bool HasBareLineFeed(ReadOnlySpan<byte> bytes)
+    {
+        for (var at = bytes.IndexOf((byte)'\n'); at >= 0; at = bytes.IndexOf((byte)'\n'))
+        {
+            if (at == 0 || bytes[at - 1] != (byte)'\r')
+            {
+                return true;
+            }
+
+            bytes = bytes[(at + 1)..];
         }
 
         return false;
