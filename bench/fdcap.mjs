@@ -4,9 +4,9 @@
 // spread over several 127.0.0.x source addresses (one address has too few ephemeral ports), and count: OPEN (held),
 // the protocol's concurrent-limit ERROR (refused cleanly), anything else (failures). Then held peers must still
 // relay, /health must answer, and the server's memory is reported. Loopback only; every process is stopped.
-//   node bench/fdcap.mjs [--limit 20000] [--peers 20500] [--clients 3] [--addresses 8]
+//   node bench/fdcap.mjs [--limit 20000] [--peers 20500] [--clients 3] [--addresses 8] [--concurrency 32 (connects in flight per client)]
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+mkdirSync(path.join(here, '.work', 'logs'), { recursive: true });
 const work = path.join(here, '.work');
 const argv = process.argv.slice(2);
 const opt = (n, d) => { const i = argv.indexOf(n); return i >= 0 ? argv[i + 1] : d; };
@@ -22,7 +23,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 if (argv.includes('--client')) {
   // One client process: connect peers [from, to), report, keep them open, relay on request, exit on "quit".
   const { default: WebSocket } = await import(path.join(work, 'gen', 'node_modules', 'ws', 'index.js'));
-  const [url, key, from, to, addresses] = [opt('--url'), opt('--key'), Number(opt('--from')), Number(opt('--to')), Number(opt('--addresses', '8'))];
+  const [url, key, from, to, addresses, inFlight] = [opt('--url'), opt('--key'), Number(opt('--from')), Number(opt('--to')), Number(opt('--addresses', '8')), Number(opt('--concurrency', '32'))];
   const held = []; let refused = 0, failed = 0; const reasons = {};
   const connect = (i) => new Promise((resolve) => {
     const ws = new WebSocket(`${url}?key=${key}&id=fd${i}&token=t${i}`, { localAddress: `127.0.0.${2 + (i % addresses)}`, perMessageDeflate: false });
@@ -42,7 +43,7 @@ if (argv.includes('--client')) {
     ws.on('close', () => finish('other', 'closed before OPEN'));
   });
   let next = from;
-  await Promise.all(Array.from({ length: 128 }, async () => { while (next < to) await connect(next++); }));
+  await Promise.all(Array.from({ length: inFlight }, async () => { while (next < to) await connect(next++); }));
   for (const { ws } of held) ws.send('{"type":"HEARTBEAT"}');
   console.log(JSON.stringify({ held: held.length, refused, failed, reasons }));
   const rl = readline.createInterface({ input: process.stdin });
@@ -66,14 +67,16 @@ const limit = Number(opt('--limit', '20000'));
 const peers = Number(opt('--peers', String(limit + 500)));
 const clients = Number(opt('--clients', '3'));
 const addresses = Number(opt('--addresses', '8'));
+const concurrency = Number(opt('--concurrency', '32')); // connects in flight per client process
 const say = (m) => process.stderr.write(`[fdcap] ${m}\n`);
 const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 
 const port = await freePort();
 const key = randomBytes(24).toString('base64url');
 const dll = path.join(work, 'service', 'Pathfinder.Signaling.dll');
+const serverLog = path.join(work, 'logs', 'fdcap-server.log'); // the service's console output
 const server = spawn('bash', ['-c', `ulimit -n ${limit} && exec dotnet "${dll}"`], {
-  cwd: path.dirname(dll), stdio: ['ignore', 'ignore', 'inherit'],
+  cwd: path.dirname(dll), stdio: ['ignore', openSync(serverLog, 'w'), 'inherit'],
   env: {
     ...process.env, ASPNETCORE_URLS: `http://127.0.0.1:${port}`, ASPNETCORE_ENVIRONMENT: 'Production', PEERJS_KEY: key,
     RATE_LIMIT_ENABLED: 'false', MAX_CONNECTIONS_PER_PEER: '0', CONCURRENT_LIMIT: String(peers * 4),
@@ -90,7 +93,7 @@ try {
   const per = Math.ceil(peers / clients);
   for (let c = 0; c < clients; c++) {
     procs.push(spawn(process.execPath, [fileURLToPath(import.meta.url), '--client', '--url', `ws://127.0.0.1:${port}/pathfinder/peerjs`, '--key', key,
-      '--from', String(c * per), '--to', String(Math.min(peers, (c + 1) * per)), '--addresses', String(addresses)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+      '--from', String(c * per), '--to', String(Math.min(peers, (c + 1) * per)), '--addresses', String(addresses), '--concurrency', String(concurrency)], { stdio: ['pipe', 'pipe', 'inherit'] }));
   }
   const counts = await Promise.all(procs.map(line));
   say(`connected in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -100,11 +103,13 @@ try {
   const relayed = relays.reduce((a, r) => a + r.relayed, 0), pairs = relays.reduce((a, r) => a + r.pairs, 0);
   const h = await health();
   const rss = rssMb();
-  const cap = limit - Math.max(128, Math.floor(limit / 50));
+  // The caps as the service derived them (its start-up log line).
+  const caps = /Open-file limit (\d+) \((\d+) in use at start\): up to (\d+) peers, (\S+) connections/.exec(readFileSync(serverLog, 'utf8'));
+  const capText = caps ? `${caps[2]} descriptors in use at start; caps ${caps[3]} peers, ${caps[4]} connections` : 'caps not logged';
   const held = sum('held'), failed = sum('failed');
   const reasons = Object.assign({}, ...counts.map((c) => c.reasons));
-  console.log(`open-file limit ${limit} (ulimit -n of the server): derived cap ${cap} peers`);
-  console.log(`  attempted                            ${peers} peers from ${clients} client processes, ${addresses} source addresses`);
+  console.log(`open-file limit ${limit} (ulimit -n of the server): ${capText}`);
+  console.log(`  attempted                            ${peers} peers from ${clients} client processes (${concurrency} connects in flight each), ${addresses} source addresses`);
   console.log(`  held (OPEN)                          ${held}`);
   console.log(`  refused (concurrent-limit ERROR)     ${sum('refused')}`);
   console.log(`  other failures                       ${failed}${failed ? ' ' + JSON.stringify(reasons) : ''}`);

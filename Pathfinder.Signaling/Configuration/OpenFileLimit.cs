@@ -1,10 +1,10 @@
 namespace Pathfinder.Signaling.Configuration;
 
 /// <summary>
-/// The process's open-file limit and the socket cap derived from it. Every WebSocket is a file descriptor: a
-/// server that accepts past the limit fails on EMFILE (a bare .NET relay was seen dying with "Out of memory" there),
-/// so the service stops registering new peers with a margin left for Redis, logs, HTTP requests and handshakes in
-/// flight, and answers the rest with the protocol's concurrent-limit ERROR.
+/// The process's open-file limit and the caps derived from it. Every WebSocket is a file descriptor: a server that
+/// accepts past the limit fails on EMFILE (a bare .NET relay was seen dying with "Out of memory" there), so the
+/// service stops registering new peers below the limit, answers the rest with the protocol's concurrent-limit ERROR,
+/// and has Kestrel close connections outright before the descriptors run out.
 /// </summary>
 public static class OpenFileLimit
 {
@@ -34,18 +34,40 @@ public static class OpenFileLimit
         return null;
     }
 
-    /// <summary>
-    /// Peers this process can hold: the soft limit minus a margin of 2 % (at least 128 descriptors) for everything
-    /// that is not a peer socket. Null when the limit is unknown.
-    /// </summary>
-    public static int? DerivedCap(long? openFiles)
+    /// <summary>Descriptors this process has open now (runtime, assemblies, logs, listening sockets), or 0 if unknown.</summary>
+    public static int OpenDescriptors(string directory = "/proc/self/fd")
     {
-        if (openFiles is not { } limit || limit <= 0)
+        try
         {
-            return null;
+            return Directory.EnumerateFileSystemEntries(directory).Count();
         }
-
-        var margin = Math.Max(128, limit / 50);
-        return (int)Math.Clamp(limit - margin, 1, int.MaxValue);
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
     }
+
+    /// <summary>This process's limit and the descriptors it already used, read once (at start-up).</summary>
+    public static (long? Limit, int InUse) Budget => LazyBudget.Value;
+
+    private static readonly Lazy<(long? Limit, int InUse)> LazyBudget = new(() => (Read(), OpenDescriptors()));
+
+    /// <summary>
+    /// Peers this process can hold: <see cref="ConnectionCap"/> minus room for sockets being refused (0.5 %, at least
+    /// 64), which get the concurrent-limit ERROR. Null when the limit is unknown.
+    /// </summary>
+    public static int? DerivedCap(long? openFiles, int inUse = 0) =>
+        ConnectionCap(openFiles, inUse) is { } connections && openFiles is { } limit
+            ? (int)Math.Max(1, connections - Math.Max(64, limit / 200))
+            : null;
+
+    /// <summary>
+    /// Connections Kestrel may hold at once (peers, sockets being refused, HTTP requests): the soft limit minus the
+    /// descriptors in use at start and room for what the process opens later (0.5 %, at least 120: assemblies loaded on
+    /// first use, Redis, logs). Above it Kestrel closes new connections at once, so the process does not run out of
+    /// descriptors: an accept failing with EMFILE is retried at once and, with socket completions inline, keeps a socket
+    /// thread from serving anything else (the bare .NET relay's "Out of memory"). Null when the limit is unknown.
+    /// </summary>
+    public static int? ConnectionCap(long? openFiles, int inUse = 0) =>
+        openFiles is { } limit && limit > 0 ? (int)Math.Clamp(limit - inUse - Math.Max(120, limit / 200), 1, int.MaxValue) : null;
 }

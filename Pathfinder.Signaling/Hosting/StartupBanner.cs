@@ -47,6 +47,18 @@ public static class StartupBanner
             }
         }
 
+        var (limit, inUse) = OpenFileLimit.Budget;
+        if (limit is { } openFiles)
+        {
+            var kestrel = app.Services.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>>().Value;
+            Log.OpenFileCaps(
+                logger,
+                openFiles,
+                inUse,
+                app.Services.GetRequiredService<Routing.PeerRouter>().ConcurrentLimit,
+                kestrel.Limits.MaxConcurrentConnections?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited");
+        }
+
         if (app.Environment.IsProduction())
         {
             if (options.CorsOrigins.Length == 0)

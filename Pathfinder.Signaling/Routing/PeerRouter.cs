@@ -44,7 +44,7 @@ public sealed class PeerRouter
     {
         var cap = options.MaxConnections > 0
             ? options.MaxConnections
-            : OpenFileLimit.DerivedCap(OpenFileLimit.Read()) ?? int.MaxValue;
+            : OpenFileLimit.DerivedCap(OpenFileLimit.Budget.Limit, OpenFileLimit.Budget.InUse) ?? int.MaxValue;
         return Math.Min(options.ConcurrentLimit, cap);
     }
 

@@ -48,6 +48,9 @@ internal static partial class Log
     [LoggerMessage(23, LogLevel.Information, "[PeerJS] Pathfinder Signaling listening on {Url} ({Environment})")]
     public static partial void Listening(ILogger logger, string url, string environment);
 
+    [LoggerMessage(25, LogLevel.Information, "Open-file limit {Limit} ({InUse} in use at start): up to {Peers} peers, {Connections} connections")]
+    public static partial void OpenFileCaps(ILogger logger, long limit, int inUse, int peers, string connections);
+
     [LoggerMessage(24, LogLevel.Warning, "{Setting} is not set: {Consequence}")]
     public static partial void ProductionAdvice(ILogger logger, string setting, string consequence);
 }

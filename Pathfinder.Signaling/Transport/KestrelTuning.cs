@@ -5,7 +5,8 @@ namespace Pathfinder.Signaling.Transport;
 /// socket completions run application code inline instead of hopping to another thread pool thread
 /// (<c>UnsafePreferInlineScheduling</c>: safe here because nothing on the relay path blocks; off with
 /// <c>Signaling:InlineScheduling=false</c>), and PeerJS upgrades are taken straight off the connection
-/// (<see cref="PeerJsUpgradeFastPath"/>; off with <c>Signaling:UpgradeFastPath=false</c>).
+/// (<see cref="PeerJsUpgradeFastPath"/>; off with <c>Signaling:UpgradeFastPath=false</c>). Connections are capped below the
+/// open-file limit (<see cref="Configuration.OpenFileLimit.ConnectionCap"/>).
 /// </summary>
 public static class KestrelTuning
 {
@@ -15,6 +16,15 @@ public static class KestrelTuning
     {
         var inline = builder.Configuration.GetValue(InlineSchedulingSetting, defaultValue: true);
         builder.WebHost.UseSockets(sockets => { sockets.UnsafePreferInlineScheduling = inline; sockets.WaitForDataBeforeAllocatingBuffer = builder.Configuration.GetValue("Signaling:WaitForData", true); });
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Never accept past the open-file limit (unless Kestrel:Limits:MaxConcurrentConnections says otherwise).
+            if (kestrel.Limits.MaxConcurrentConnections is null && Configuration.OpenFileLimit.ConnectionCap(Configuration.OpenFileLimit.Budget.Limit, Configuration.OpenFileLimit.Budget.InUse) is { } cap)
+            {
+                kestrel.Limits.MaxConcurrentConnections = cap;
+            }
+        });
 
         builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
         if (builder.Configuration.GetValue(PeerJsUpgradeFastPath.Setting, defaultValue: true))

@@ -199,11 +199,18 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
     }
 
     /// <summary>
-    /// Sends one in-band rejection (ERROR / ID-TAKEN) and closes (1000), then waits (bounded) for the client's
-    /// close frame. The connection was never registered.
+    /// Sends one in-band rejection (ERROR / ID-TAKEN) and closes (1000). With <paramref name="awaitClientClose"/> it
+    /// then waits (bounded) for the client's close frame, as a close handshake should; without, the connection ends as
+    /// soon as the frames are out, so a refused socket gives its file descriptor back at once (refusals at the
+    /// concurrent limit, when descriptors may be running short). The connection was never registered.
     /// </summary>
-    public Task RejectAsync(ReadOnlyMemory<byte> frame)
+    public Task RejectAsync(ReadOnlyMemory<byte> frame, bool awaitClientClose = true)
     {
+        if (!awaitClientClose)
+        {
+            _receiveEnded = true; // no wait for the client's close frame
+        }
+
         lock (_gate)
         {
             (_queue ??= new Queue<Outgoing>()).Enqueue(new Outgoing(frame, FrameOpcode.Text));
@@ -212,7 +219,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         // The reference closes without a status code; browsers reject the reserved 1005 on the wire, so a normal
         // closure it is.
         CloseWith(DisconnectReason.ClientClose, WebSocketCloseStatus.NormalClosure, null, release: false, abort: false);
-        return RunAsync();
+        return awaitClientClose ? RunAsync() : EndAsync();
     }
 
     /// <summary>Marks the connection as an open peer (its id is claimed): counted and logged as such until it ends.</summary>
@@ -305,17 +312,23 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         finally
         {
             frames.ReleaseIdleBuffers();
-            _receiveEnded = true;
-            Close(DisconnectReason.ClientClose);
-            await WaitForOutputAsync();
-            await _input.CompleteAsync();
-            await _output.CompleteAsync();
-            _slot.Dispose();
-            if (IsRegistered)
-            {
-                _services.Metrics.PeerClosed(CloseReason);
-                Log.PeerDisconnected(_logger, Id, RemoteIp, CloseReason.Name());
-            }
+            await EndAsync();
+        }
+    }
+
+    // After the last read: close (if not yet), let the close frame out (bounded), release the pipes and the slot.
+    private async Task EndAsync()
+    {
+        _receiveEnded = true;
+        Close(DisconnectReason.ClientClose);
+        await WaitForOutputAsync();
+        await _input.CompleteAsync();
+        await _output.CompleteAsync();
+        _slot.Dispose();
+        if (IsRegistered)
+        {
+            _services.Metrics.PeerClosed(CloseReason);
+            Log.PeerDisconnected(_logger, Id, RemoteIp, CloseReason.Name());
         }
     }
 

@@ -205,7 +205,8 @@ public sealed class PeerJsSocketEndpoint(
         metrics.Connection(outcome);
         System.Diagnostics.Activity.Current?.SetTag("peerjs.outcome", reason ?? outcome.Reason());
         Log.HandshakeRejected(logger, reason ?? outcome.Reason(), connection.Id, connection.RemoteIp);
-        return connection.RejectAsync(frame);
+        // At a limit descriptors may be short: the refused socket is let go as soon as its ERROR is out.
+        return connection.RejectAsync(frame, awaitClientClose: outcome != ConnectOutcome.Limit);
     }
 
     private static string Printable(string value) =>

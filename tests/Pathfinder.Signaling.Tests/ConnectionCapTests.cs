@@ -30,13 +30,39 @@ public sealed class ConnectionCapTests
     }
 
     [Theory]
-    [InlineData(20000L, 19600)]
-    [InlineData(1024L, 896)]
-    [InlineData(100000L, 98000)]
-    public void The_cap_leaves_a_margin_below_the_open_file_limit(long limit, int cap)
+    [InlineData(20000L, 250, 19530, 19630)]
+    [InlineData(1024L, 250, 590, 654)]
+    [InlineData(100000L, 250, 98750, 99250)]
+    public void The_caps_leave_the_descriptors_in_use_and_margins_below_the_open_file_limit(long limit, int inUse, int peers, int connections)
     {
-        Assert.Equal(cap, OpenFileLimit.DerivedCap(limit));
-        Assert.True(cap >= 19_500 || limit != 20000, "a 20,000 open-file limit must hold at least 19,500 peers");
+        Assert.Equal(peers, OpenFileLimit.DerivedCap(limit, inUse));
+        Assert.Equal(connections, OpenFileLimit.ConnectionCap(limit, inUse));
+        Assert.True(peers >= 19_500 || limit != 20000, "a 20,000 open-file limit must hold at least 19,500 peers");
+        Assert.Null(OpenFileLimit.DerivedCap(null));
+        Assert.Null(OpenFileLimit.ConnectionCap(null));
+    }
+
+    [Fact]
+    public void The_descriptors_in_use_are_counted()
+    {
+        // This process has at least stdin, stdout, stderr and the test assembly open.
+        Assert.True(OpenFileLimit.OpenDescriptors() > 3);
+        var directory = Directory.CreateTempSubdirectory("fds-");
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                File.WriteAllText(Path.Combine(directory.FullName, i.ToString(System.Globalization.CultureInfo.InvariantCulture)), string.Empty);
+            }
+
+            Assert.Equal(3, OpenFileLimit.OpenDescriptors(directory.FullName));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+
+        Assert.Equal(0, OpenFileLimit.OpenDescriptors("/no/such/directory"));
     }
 
     [Fact]
@@ -44,7 +70,7 @@ public sealed class ConnectionCapTests
     {
         Assert.Equal(7, PeerRouter.EffectiveLimit(new SignalingOptions { ConcurrentLimit = 10, MaxConnections = 7 }));
         Assert.Equal(5, PeerRouter.EffectiveLimit(new SignalingOptions { ConcurrentLimit = 5, MaxConnections = 7 }));
-        var derived = OpenFileLimit.DerivedCap(OpenFileLimit.Read())!.Value;
+        var derived = OpenFileLimit.DerivedCap(OpenFileLimit.Budget.Limit, OpenFileLimit.Budget.InUse)!.Value;
         Assert.Equal(derived, PeerRouter.EffectiveLimit(new SignalingOptions { ConcurrentLimit = int.MaxValue }));
     }
 
