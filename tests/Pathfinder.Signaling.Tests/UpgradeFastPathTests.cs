@@ -112,14 +112,7 @@ public sealed class UpgradeFastPathTests
     public void A_head_split_over_many_segments_is_parsed()
     {
         var head = BrowserHead();
-        var first = new Segment(head.AsMemory(0, 1), 0);
-        var last = first;
-        for (var offset = 1; offset < head.Length; offset += 7)
-        {
-            last = last.Append(head.AsMemory(offset, Math.Min(7, head.Length - offset)));
-        }
-
-        var buffer = new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+        var buffer = ByteSequences.Split(head, 7);
 
         Assert.Equal(UpgradeHead.Ours, UpgradeRequest.TryParse(buffer, Prefix, out var request, out var headLength));
         Assert.Equal(head.Length, headLength);
@@ -605,22 +598,6 @@ public sealed class UpgradeFastPathTests
 
         // The id is released before the close frame goes out.
         await using var again = await PeerClient.ConnectAsync(host.SocketUri, id);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }
 

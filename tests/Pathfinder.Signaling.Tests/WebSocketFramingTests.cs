@@ -146,7 +146,7 @@ public sealed class WebSocketFramingTests
         var events = new List<string>();
         if (segmented)
         {
-            var buffer = Segments(wire, chunk);
+            var buffer = ByteSequences.Split(wire, chunk);
             Drain(reader, ref buffer, events);
             return (events, buffer.Length);
         }
@@ -170,40 +170,6 @@ public sealed class WebSocketFramingTests
         var (events, left) = Feed(wire, chunk, segmented, maxMessageBytes);
         Assert.Equal(0, left);
         return events;
-    }
-
-    /// <summary>One sequence made of segments of <paramref name="size"/> bytes (the last one shorter).</summary>
-    private static ReadOnlySequence<byte> Segments(byte[] bytes, int size)
-    {
-        if (bytes.Length == 0 || size >= bytes.Length)
-        {
-            return new ReadOnlySequence<byte>(bytes);
-        }
-
-        var first = new Segment(bytes.AsMemory(0, size), 0);
-        var last = first;
-        for (var offset = size; offset < bytes.Length; offset += size)
-        {
-            last = last.Append(bytes.AsMemory(offset, Math.Min(size, bytes.Length - offset)));
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 
     private static FrameEvent ReadOne(byte[] wire, int maxMessageBytes = Limit)
@@ -720,5 +686,43 @@ public sealed class WebSocketFramingTests
         var payload = written.AsSpan(2).ToArray();
         var close = ReadOne(ClientFrames.Raw(written[0], payload));
         Assert.Equal((FrameEventKind.Close, WebSocketCloseStatus.NormalClosure, "round trip"), (close.Kind, close.CloseStatus, close.Description));
+    }
+}
+
+/// <summary>Byte sequences split into segments, as a socket's pipe hands them out.</summary>
+internal static class ByteSequences
+{
+    /// <summary>One sequence made of segments of <paramref name="size"/> bytes (the last one shorter).</summary>
+    public static ReadOnlySequence<byte> Split(byte[] bytes, int size)
+    {
+        if (bytes.Length == 0 || size >= bytes.Length)
+        {
+            return new ReadOnlySequence<byte>(bytes);
+        }
+
+        var first = new Segment(bytes.AsMemory(0, size), 0);
+        var last = first;
+        for (var offset = size; offset < bytes.Length; offset += size)
+        {
+            last = last.Append(bytes.AsMemory(offset, Math.Min(size, bytes.Length - offset)));
+        }
+
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
     }
 }
