@@ -65,8 +65,8 @@ public static class ClientRateLimiting
         var remoteIp = ClientAddress.Of(context);
         if (context.WebSockets.IsWebSocketRequest)
         {
-            context.RequestServices.GetRequiredService<SignalingMetrics>().Connection(ConnectOutcome.RateLimited);
-            Log.HandshakeRejected(logger, ConnectOutcome.RateLimited.Reason(), context.Request.Query["id"].LastOrDefault(), remoteIp);
+            // Counted and logged as the fast path does it for the upgrades it answers itself.
+            context.RequestServices.GetRequiredService<Transport.PeerJsSocketEndpoint>().RateLimited(context.Request.Query["id"].LastOrDefault(), remoteIp);
         }
         else
         {

@@ -1,3 +1,5 @@
+using Pathfinder.Signaling.Configuration;
+
 namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace Pathfinder.Signaling.Transport;
 /// (<c>UnsafePreferInlineScheduling</c>: safe here because nothing on the relay path blocks; off with
 /// <c>Signaling:InlineScheduling=false</c>), and PeerJS upgrades are taken straight off the connection
 /// (<see cref="PeerJsUpgradeFastPath"/>; off with <c>Signaling:UpgradeFastPath=false</c>). Connections are capped below the
-/// open-file limit (<see cref="Configuration.OpenFileLimit.ConnectionCap"/>).
+/// open-file limit (<see cref="OpenFileLimit.ConnectionCap"/>).
 /// </summary>
 public static class KestrelTuning
 {
@@ -15,31 +17,33 @@ public static class KestrelTuning
     public static WebApplicationBuilder UseSignalingSockets(this WebApplicationBuilder builder)
     {
         var inline = builder.Configuration.GetValue(InlineSchedulingSetting, defaultValue: true);
-        builder.WebHost.UseSockets(sockets => { sockets.UnsafePreferInlineScheduling = inline; sockets.WaitForDataBeforeAllocatingBuffer = builder.Configuration.GetValue("Signaling:WaitForData", true); });
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inline);
 
+        builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
+        var fastPathOn = builder.Configuration.GetValue(PeerJsUpgradeFastPath.Setting, defaultValue: true);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Never accept past the open-file limit (unless Kestrel:Limits:MaxConcurrentConnections says otherwise).
-            if (kestrel.Limits.MaxConcurrentConnections is null && Configuration.OpenFileLimit.ConnectionCap(Configuration.OpenFileLimit.Budget.Limit, Configuration.OpenFileLimit.Budget.InUse) is { } cap)
+            var (openFiles, inUse) = OpenFileLimit.Budget;
+            if (kestrel.Limits.MaxConcurrentConnections is null && OpenFileLimit.ConnectionCap(openFiles, inUse) is { } cap)
             {
                 kestrel.Limits.MaxConcurrentConnections = cap;
             }
-        });
 
-        builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
-        if (builder.Configuration.GetValue(PeerJsUpgradeFastPath.Setting, defaultValue: true))
-        {
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
+            if (fastPathOn)
             {
-                // Runs before TLS on https endpoints, where it sees no plain upgrade and steps aside.
-                PeerJsUpgradeFastPath? fastPath = null;
-                listen.Use(next => connection =>
+                kestrel.ConfigureEndpointDefaults(listen =>
                 {
-                    fastPath ??= listen.ApplicationServices.GetRequiredService<PeerJsUpgradeFastPath>();
-                    return fastPath.OnConnectionAsync(connection, next);
+                    // Runs before TLS on https endpoints, where it sees no plain upgrade and steps aside.
+                    PeerJsUpgradeFastPath? fastPath = null;
+                    listen.Use(next => connection =>
+                    {
+                        fastPath ??= listen.ApplicationServices.GetRequiredService<PeerJsUpgradeFastPath>();
+                        return fastPath.OnConnectionAsync(connection, next);
+                    });
                 });
-            }));
-        }
+            }
+        });
 
         return builder;
     }
