@@ -31,7 +31,8 @@ public enum EnvelopeKind : byte
 /// </code>
 /// Rules: fields are only ever appended after the frame; a reader ignores bytes it does not know; a reader drops
 /// an envelope whose version byte is newer than it understands only if the layout above changed (never, so far).
-/// One small envelope per relay keeps Redis' pub/sub output buffers small.
+/// One small envelope per relay keeps Redis' pub/sub output buffers small. Relays are published in bundles (see
+/// <see cref="WriteFramed"/>): every message a route script call sends to one replica goes out as one pub/sub message.
 /// </summary>
 public readonly record struct ClusterEnvelope(
     EnvelopeKind Kind,
@@ -47,7 +48,67 @@ public readonly record struct ClusterEnvelope(
     public const byte Version = 1;
     private const int FixedHeader = 20;
 
-    public byte[] Write()
+    /// <summary>The first byte of a bundle: several framed envelopes published together (an envelope starts with its version, ≥ 1).</summary>
+    public const byte BundleMarker = 0;
+
+    /// <summary>Bytes in front of each envelope in a bundle: its length (int32, little-endian).</summary>
+    public const int FramePrefix = 4;
+
+    /// <summary>The envelope alone: what a single publish (Close) carries and what an offline queue entry holds.</summary>
+    public byte[] Write() => Write(reserve: 0);
+
+    /// <summary>
+    /// The envelope behind its int32 length, ready to be appended to a bundle (<c>[0][len][envelope][len][envelope]…</c>);
+    /// the route script concatenates these, and stores <c>framed[4..]</c> (the bare envelope) in an offline queue.
+    /// </summary>
+    public byte[] WriteFramed()
+    {
+        var framed = Write(reserve: FramePrefix);
+        BinaryPrimitives.WriteInt32LittleEndian(framed, framed.Length - FramePrefix);
+        return framed;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="onEnvelope"/> for every envelope in a published payload: a bundle (first byte
+    /// <see cref="BundleMarker"/>) or one bare envelope. Returns false at the first malformed part (the rest is skipped).
+    /// </summary>
+    public static bool ForEach<TState>(ReadOnlyMemory<byte> payload, TState state, Action<TState, ReadOnlyMemory<byte>> onEnvelope)
+    {
+        var span = payload.Span;
+        if (span.IsEmpty)
+        {
+            return false;
+        }
+
+        if (span[0] != BundleMarker)
+        {
+            onEnvelope(state, payload);
+            return true;
+        }
+
+        var offset = 1;
+        while (offset < span.Length)
+        {
+            if (span.Length - offset < FramePrefix)
+            {
+                return false;
+            }
+
+            var length = BinaryPrimitives.ReadInt32LittleEndian(span[offset..]);
+            offset += FramePrefix;
+            if (length <= 0 || length > span.Length - offset)
+            {
+                return false;
+            }
+
+            onEnvelope(state, payload.Slice(offset, length));
+            offset += length;
+        }
+
+        return true;
+    }
+
+    private byte[] Write(int reserve)
     {
         var dst = Encoding.UTF8.GetByteCount(Dst);
         var src = Encoding.UTF8.GetByteCount(Src);
@@ -57,8 +118,8 @@ public readonly record struct ClusterEnvelope(
             throw new ArgumentException("id too long for a cluster envelope");
         }
 
-        var buffer = new byte[FixedHeader + 2 + dst + 2 + src + 2 + trace + 4 + Frame.Length];
-        var span = buffer.AsSpan();
+        var buffer = new byte[reserve + FixedHeader + 2 + dst + 2 + src + 2 + trace + 4 + Frame.Length];
+        var span = buffer.AsSpan(reserve);
         span[0] = Version;
         span[1] = (byte)Kind;
         span[2] = Hop;

@@ -27,6 +27,12 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 {
     private const int ExpireBatch = 256;
 
+    /// <summary>Messages per route script call (a batch larger than this is split into pipelined calls).</summary>
+    private const int MaxRoutesPerCall = 128;
+
+    /// <summary>Messages that may wait for Redis before new ones are refused (the sender is told EXPIRE).</summary>
+    private const int OutboxCapacity = 20_000;
+
     private readonly IConnectionMultiplexer _redis;
     private readonly LocalPeerTable _local;
     private readonly TimeProvider _time;
@@ -37,6 +43,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     private readonly int _leaseMs;
     private readonly ConcurrentDictionary<string, PendingClaim> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim[] _claimGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly RouteOutbox _outbox;
     private ChannelMessageQueue? _subscription;
 
     public RedisPeerDirectory(
@@ -58,6 +65,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         _leaseMs = cluster.Value.LeaseMilliseconds;
         _keys = new RedisKeys(cluster.Value.KeyPrefix);
         ReplicaId = replica.Id;
+        _outbox = new RouteOutbox(RouteBatchAsync, OutboxCapacity);
     }
 
     /// <summary>This replica's id on the backplane.</summary>
@@ -219,49 +227,153 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
     public ValueTask<RouteOutcome> RouteAsync(Outbound message) => RouteAsync(message, hop: 0);
 
-    private async ValueTask<RouteOutcome> RouteAsync(Outbound message, byte hop)
+    private ValueTask<RouteOutcome> RouteAsync(Outbound message, byte hop)
     {
         if (hop == 0 && _pending.TryGetValue(message.Dst, out var claim) && claim.TryHold(message))
         {
-            return RouteOutcome.Delivered;
+            return new ValueTask<RouteOutcome>(RouteOutcome.Delivered);
         }
 
         var envelope = new ClusterEnvelope(
             EnvelopeKind.Deliver, hop, message.Type, NowMicroseconds(), 0, message.Dst, message.Src,
             Activity.Current?.Id ?? string.Empty, message.Frame);
-        var queueable = message.Type.IsQueueable();
-        var started = Stopwatch.GetTimestamp();
+        var request = RouteRequest.Rent(message, envelope.WriteFramed(), hop, Stopwatch.GetTimestamp());
+        var outcome = request.Outcome;
+        if (!_outbox.TryEnqueue(request))
+        {
+            request.Complete(RouteOutcome.Unavailable);
+            _metrics.BackplaneError();
+            ClusterLog.RouteFailed(_logger, message.Dst, $"{_outbox.Capacity} messages are already waiting for Redis");
+        }
+
+        return outcome;
+    }
+
+    // One route script call per MaxRoutesPerCall messages of the batch, all sent before the first answer is read
+    // (pipelined, in order on one connection); then every request is completed, in order, whatever happened. A
+    // message whose destination is on this replica by now (it was sent through here to keep its sender's order, see
+    // RouteOrder) is handed over locally at its turn, after the messages before it have been through Redis.
+    private async Task RouteBatchAsync(List<RouteRequest> batch)
+    {
+        var calls = new Task<RedisResult>?[(batch.Count + MaxRoutesPerCall - 1) / MaxRoutesPerCall];
+        var local = new IPeerConnection?[batch.Count];
+        var deadline = _time.GetUtcNow().ToUnixTimeMilliseconds() + _settings.ExpireTimeout;
+        for (var c = 0; c < calls.Length; c++)
+        {
+            var first = c * MaxRoutesPerCall;
+            var end = Math.Min(first + MaxRoutesPerCall, batch.Count);
+            var remote = 0;
+            for (var i = first; i < end; i++)
+            {
+                if (_local.TryGet(batch[i].Message.Dst, out var target))
+                {
+                    local[i] = target;
+                }
+                else
+                {
+                    remote++;
+                }
+            }
+
+            if (remote > 0)
+            {
+                calls[c] = RouteManyAsync(batch, local, first, end, remote, deadline);
+            }
+        }
+
+        for (var c = 0; c < calls.Length; c++)
+        {
+            var first = c * MaxRoutesPerCall;
+            var end = Math.Min(first + MaxRoutesPerCall, batch.Count);
+            RedisResult[]? codes = null;
+            if (calls[c] is { } call)
+            {
+                try
+                {
+                    codes = (RedisResult[])(await call)!;
+                }
+                catch (Exception ex)
+                {
+                    _metrics.BackplaneError();
+                    ClusterLog.RouteFailed(_logger, end - first == 1 ? batch[first].Message.Dst : $"({end - first} messages)", ex.Message);
+                }
+            }
+
+            var sends = SendBatch.Begin();
+            try
+            {
+                var next = 0;
+                for (var i = first; i < end; i++)
+                {
+                    var request = batch[i];
+                    RouteOutcome outcome;
+                    if (local[i] is { } target)
+                    {
+                        outcome = target.TrySend(request.Message.Frame) ? RouteOutcome.Delivered : RouteOutcome.Undeliverable;
+                    }
+                    else
+                    {
+                        _metrics.BackplanePublished(Stopwatch.GetElapsedTime(request.Started));
+                        outcome = codes is null || next >= codes.Length ? RouteOutcome.Unavailable : (int)codes[next] switch
+                        {
+                            1 => RouteOutcome.Delivered,
+                            2 => RouteOutcome.Queued,
+                            3 => RouteOutcome.QueueFull,
+                            _ => RouteOutcome.Dropped,
+                        };
+                        next++;
+                    }
+
+                    request.Complete(outcome);
+                }
+            }
+            finally
+            {
+                if (sends)
+                {
+                    SendBatch.End();
+                }
+            }
+        }
+    }
+
+    private Task<RedisResult> RouteManyAsync(List<RouteRequest> batch, IPeerConnection?[] local, int first, int end, int remote, long deadline)
+    {
+        var keys = new RedisKey[1 + (3 * remote)];
+        var values = new RedisValue[5 + (4 * remote)];
+        keys[0] = _keys.Queues;
+        values[0] = _keys.ReplicaChannelPrefix;
+        values[1] = _settings.OfflineQueuePerPeer;
+        values[2] = (_settings.ExpireTimeout * 2L) + 60_000;
+        values[3] = deadline;
+        values[4] = ReplicaId;
+        var k = 0;
+        for (var i = first; i < end; i++)
+        {
+            if (local[i] is not null)
+            {
+                continue;
+            }
+
+            var request = batch[i];
+            var message = request.Message;
+            keys[1 + (3 * k)] = _keys.Peer(message.Dst);
+            keys[2 + (3 * k)] = _keys.Queue(message.Dst);
+            keys[3 + (3 * k)] = _keys.Told(message.Dst);
+            values[5 + (4 * k)] = request.Framed;
+            values[6 + (4 * k)] = message.Dst;
+            values[7 + (4 * k)] = message.Src;
+            values[8 + (4 * k)] = (message.Type.IsQueueable() ? 1 : 0) | (request.Hop == 0 ? 0 : 2);
+            k++;
+        }
+
         try
         {
-            var code = (int)await Db.ScriptEvaluateAsync(
-                RedisScripts.Route,
-                [_keys.Peer(message.Dst), _keys.Queue(message.Dst), _keys.Queues, _keys.Told(message.Dst)],
-                [
-                    _keys.ReplicaChannelPrefix,
-                    envelope.Write(),
-                    queueable ? 1 : 0,
-                    queueable ? QueueEntry(message) : RedisValue.EmptyString,
-                    _time.GetUtcNow().ToUnixTimeMilliseconds() + _settings.ExpireTimeout,
-                    message.Dst,
-                    _settings.OfflineQueuePerPeer,
-                    (_settings.ExpireTimeout * 2L) + 60_000,
-                    hop == 0 ? RedisValue.EmptyString : ReplicaId,
-                    message.Src,
-                ]);
-            _metrics.BackplanePublished(Stopwatch.GetElapsedTime(started));
-            return code switch
-            {
-                1 => RouteOutcome.Delivered,
-                2 => RouteOutcome.Queued,
-                3 => RouteOutcome.QueueFull,
-                _ => RouteOutcome.Dropped,
-            };
+            return Db.ScriptEvaluateAsync(RedisScripts.RouteMany, keys, values);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex)
         {
-            _metrics.BackplaneError();
-            ClusterLog.RouteFailed(_logger, message.Dst, ex.Message);
-            return RouteOutcome.Unavailable;
+            return Task.FromException<RedisResult>(ex);
         }
     }
 
@@ -381,7 +493,10 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
                     {
                         try
                         {
-                            OnEnvelope(message);
+                            if (!ClusterEnvelope.ForEach((byte[])message.Message!, this, static (self, envelope) => self.OnEnvelope(envelope)))
+                            {
+                                ClusterLog.BadEnvelope(_logger);
+                            }
                         }
                         catch (Exception ex) when (ex is not OutOfMemoryException)
                         {
@@ -405,9 +520,9 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
     }
 
-    private void OnEnvelope(ChannelMessage message)
+    private void OnEnvelope(ReadOnlyMemory<byte> data)
     {
-        if (!ClusterEnvelope.TryRead((byte[])message.Message!, out var envelope))
+        if (!ClusterEnvelope.TryRead(data, out var envelope))
         {
             ClusterLog.BadEnvelope(_logger);
             return;
@@ -423,7 +538,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
             return;
         }
 
-        var frame = envelope.Frame.ToArray();
+        var frame = envelope.Frame;
         using var activity = envelope.TraceParent.Length == 0
             ? null
             : SignalingActivity.StartDelivery(envelope.TraceParent, envelope.Type.Name(), envelope.Dst);
@@ -443,7 +558,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
 
         if (_pending.TryGetValue(envelope.Dst, out var claim)
-            && claim.TryHold(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame)))
+            && claim.TryHold(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame.ToArray())))
         {
             return;
         }
@@ -451,7 +566,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         if (envelope.Hop == 0)
         {
             // The peer left (or moved) since the sender looked it up: route once more, never back to us.
-            _ = RerouteAsync(envelope, frame);
+            _ = RerouteAsync(envelope, frame.ToArray());
         }
         else
         {
@@ -489,20 +604,21 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         _ = RouteAsync(new Outbound(type, from, sender, frame), hop: 1).AsTask();
     }
 
-    private static byte[] QueueEntry(Outbound message)
+    // An offline queue entry is the bare cluster envelope (it starts with its version byte, ≥ 1). Entries written by
+    // earlier versions were "{src}\n{frame}" (a peer id never starts with a control byte); both are read.
+    private static bool IsEnvelopeEntry(byte[] entry, out ClusterEnvelope envelope)
     {
-        var src = Encoding.UTF8.GetBytes(message.Src);
-        var entry = new byte[src.Length + 1 + message.Frame.Length];
-        src.CopyTo(entry, 0);
-        entry[src.Length] = (byte)'\n';
-        message.Frame.CopyTo(entry, src.Length + 1);
-        return entry;
+        envelope = default;
+        return entry.Length > 0 && entry[0] is >= 1 and < 32 && ClusterEnvelope.TryRead(entry, out envelope);
     }
 
-    private static string SourceOf(byte[] entry) =>
-        Encoding.UTF8.GetString(entry, 0, Math.Max(0, Array.IndexOf(entry, (byte)'\n')));
+    private static string SourceOf(byte[] entry) => IsEnvelopeEntry(entry, out var envelope)
+        ? envelope.Src
+        : Encoding.UTF8.GetString(entry, 0, Math.Max(0, Array.IndexOf(entry, (byte)'\n')));
 
-    private static byte[] FrameOf(byte[] entry) => entry[(Array.IndexOf(entry, (byte)'\n') + 1)..];
+    private static byte[] FrameOf(byte[] entry) => IsEnvelopeEntry(entry, out var envelope)
+        ? envelope.Frame.ToArray()
+        : entry[(Array.IndexOf(entry, (byte)'\n') + 1)..];
 
     private long NowMicroseconds() => (_time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
 

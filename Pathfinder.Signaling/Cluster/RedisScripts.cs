@@ -35,33 +35,66 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// Route a message to a peer that is not on this replica. KEYS: peer, queue, queues, told.
-    /// ARGV: channelPrefix, envelope, queueable (1/0), queueEntry, deadlineMs, dstId, perPeerLimit, queueTtlMs,
-    /// skipReplica, src.
-    /// Returns 1 delivered to the owner's replica, 2 queued, 0 dropped (not queueable), 3 queue full (tell the
-    /// sender), 4 queue full (sender already told).
-    /// A publish that reaches no subscriber (the owner's replica died; its lease has not run out) counts as absent.
+    /// Route a batch of messages (in the order they were sent) to peers that are not on this replica.
+    /// KEYS: queues, then per message: peer, queue, told.
+    /// ARGV: channelPrefix, perPeerLimit, queueTtlMs, deadlineMs, thisReplica, then per message: framed envelope
+    /// (int32 length + envelope), dstId, src, flags (bit 0: queueable; bit 1: re-routed, never publish to thisReplica).
+    /// Every message for a live owner joins that owner's bundle (<c>\0</c> + the framed envelopes, in order), and each
+    /// bundle is one PUBLISH. Returns one code per message: 1 delivered to the owner's replica, 2 queued, 0 dropped
+    /// (not queueable), 3 queue full (tell the sender), 4 queue full (sender already told). A bundle that reaches no
+    /// subscriber (the owner's replica died; its lease has not run out) counts as absent: its messages are queued.
+    /// All of a destination's messages in one call share its fate, so their order holds.
     /// </summary>
-    public const string Route = """
-        local cur = redis.call('GET', KEYS[1])
-        if cur then
-          local owner = string.sub(cur, 1, string.find(cur, '\n', 1, true) - 1)
-          if owner ~= ARGV[9] then
-            if redis.call('PUBLISH', ARGV[1] .. owner, ARGV[2]) > 0 then return 1 end
+    public const string RouteMany = """
+        local prefix, limit, ttl, deadline, self = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+        local n = (#KEYS - 1) / 3
+        local owner_of, bundles, order, codes = {}, {}, {}, {}
+        for i = 1, n do
+          local a = 5 + (i - 1) * 4
+          local cur = redis.call('GET', KEYS[(i - 1) * 3 + 2])
+          if cur then
+            local owner = string.sub(cur, 1, string.find(cur, '\n', 1, true) - 1)
+            if owner ~= self or tonumber(ARGV[a + 4]) < 2 then
+              local b = bundles[owner]
+              if not b then
+                b = {'\0'}
+                bundles[owner] = b
+                order[#order + 1] = owner
+              end
+              b[#b + 1] = ARGV[a + 1]
+              owner_of[i] = owner
+            end
           end
         end
-        if ARGV[3] ~= '1' then return 0 end
-        if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[7]) then
-          if redis.call('SADD', KEYS[4], ARGV[10]) == 1 then
-            redis.call('PEXPIRE', KEYS[4], ARGV[8])
-            return 3
-          end
-          return 4
+        local dead = {}
+        for _, owner in ipairs(order) do
+          if redis.call('PUBLISH', prefix .. owner, table.concat(bundles[owner])) == 0 then dead[owner] = true end
         end
-        redis.call('RPUSH', KEYS[2], ARGV[4])
-        redis.call('PEXPIRE', KEYS[2], ARGV[8])
-        redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[6])
-        return 2
+        for i = 1, n do
+          local owner = owner_of[i]
+          if owner and not dead[owner] then
+            codes[i] = 1
+          else
+            local a = 5 + (i - 1) * 4
+            local k = (i - 1) * 3 + 2
+            if tonumber(ARGV[a + 4]) % 2 == 0 then
+              codes[i] = 0
+            elseif redis.call('LLEN', KEYS[k + 1]) >= limit then
+              if redis.call('SADD', KEYS[k + 2], ARGV[a + 3]) == 1 then
+                redis.call('PEXPIRE', KEYS[k + 2], ttl)
+                codes[i] = 3
+              else
+                codes[i] = 4
+              end
+            else
+              redis.call('RPUSH', KEYS[k + 1], string.sub(ARGV[a + 1], 5))
+              redis.call('PEXPIRE', KEYS[k + 1], ttl)
+              redis.call('ZADD', KEYS[1], 'NX', deadline, ARGV[a + 2])
+              codes[i] = 2
+            end
+          end
+        end
+        return codes
         """;
 
     /// <summary>

@@ -17,6 +17,9 @@ public interface IPeerConnection
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last HEARTBEAT or of registration.</summary>
     long LastHeartbeat { get; set; }
 
+    /// <summary>Keeps this peer's messages in order while some travel through the directory (owned by routing).</summary>
+    RouteOrder Order { get; }
+
     /// <summary>
     /// Queues a complete frame for this peer without blocking. False when the peer is closing or its bounded send
     /// queue is full (it is then closed as a slow consumer): the frame was not and will not be delivered.

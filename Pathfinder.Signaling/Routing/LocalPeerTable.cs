@@ -10,8 +10,12 @@ namespace Pathfinder.Signaling.Routing;
 public sealed class LocalPeerTable
 {
     private readonly ConcurrentDictionary<string, IPeerConnection> _peers = new(StringComparer.Ordinal);
+    private long _registrations;
 
     public int Count => _peers.Count;
+
+    /// <summary>The place in the registration order of the latest registration (see <see cref="RouteOrder"/>).</summary>
+    public long RegistrationMark => Volatile.Read(ref _registrations);
 
     public bool TryGet(string id, [NotNullWhen(true)] out IPeerConnection? peer) => _peers.TryGetValue(id, out peer);
 
@@ -28,6 +32,7 @@ public sealed class LocalPeerTable
                 return p;
             },
             peer);
+        peer.Order.Registration = Interlocked.Increment(ref _registrations);
         return ReferenceEquals(previous, peer) ? null : previous;
     }
 

@@ -134,11 +134,17 @@ public sealed class PeerRouter
 
     /// <summary>
     /// Delivers a relayed (or server-made EXPIRE) message. <paramref name="sender"/> is the local connection to tell
-    /// about a failed delivery, when there is one.
+    /// about a failed delivery, when there is one. A message the directory carries elsewhere is not waited for (its
+    /// outcome is handled when it comes) unless the sender already has <see cref="MaxRoutesInFlight"/> on their way:
+    /// then the sender's next read waits, which pushes back on a peer that outruns the backplane. Order per sender
+    /// holds throughout (see <see cref="RouteOrder"/>).
     /// </summary>
     public ValueTask DeliverAsync(Outbound message, IPeerConnection? sender, long started = 0)
     {
-        if (_local.TryGet(message.Dst, out var target))
+        var mark = _local.RegistrationMark; // before the lookup (see RouteOrder)
+        // A message to itself waits too: the answers (EXPIRE, LEAVE) to its earlier messages come first.
+        if (_local.TryGet(message.Dst, out var target)
+            && (sender is null || sender.Order.MayDeliverDirectly(ReferenceEquals(target, sender) ? 0 : target.Order.Registration)))
         {
             if (target.TrySend(message.Frame))
             {
@@ -164,11 +170,30 @@ public sealed class PeerRouter
             return ValueTask.CompletedTask;
         }
 
-        return AwaitRoute(pending, message, sender);
+        if (sender is null)
+        {
+            return AwaitRoute(pending, message, sender: null);
+        }
+
+        var inFlight = sender.Order.Started(mark);
+        var routing = AwaitRoute(pending, message, sender);
+        return inFlight > MaxRoutesInFlight ? routing : ValueTask.CompletedTask;
     }
 
-    private async ValueTask AwaitRoute(ValueTask<RouteOutcome> pending, Outbound message, IPeerConnection? sender) =>
-        OnRouted(await pending, message, sender);
+    /// <summary>Messages one peer may have on their way through the directory before its reads wait for them.</summary>
+    public const int MaxRoutesInFlight = 64;
+
+    private async ValueTask AwaitRoute(ValueTask<RouteOutcome> pending, Outbound message, IPeerConnection? sender)
+    {
+        try
+        {
+            OnRouted(await pending, message, sender);
+        }
+        finally
+        {
+            sender?.Order.Finished();
+        }
+    }
 
     private void OnRouted(RouteOutcome outcome, Outbound message, IPeerConnection? sender)
     {

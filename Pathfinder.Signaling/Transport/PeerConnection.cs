@@ -77,6 +77,8 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
 
     public long ConnectionId { get; } = Interlocked.Increment(ref s_nextConnectionId);
 
+    public RouteOrder Order { get; } = new();
+
     public long LastHeartbeat
     {
         get => Volatile.Read(ref _lastHeartbeat);

@@ -1,0 +1,58 @@
+namespace Pathfinder.Signaling.Routing;
+
+/// <summary>
+/// What keeps one peer's messages in order when some of them travel through the directory (another replica, the
+/// offline queue) and are not waited for. Owned by routing; each connection carries one.
+/// <para>
+/// While a peer has messages on their way through the directory (a "streak"), a message of its for a peer on this
+/// replica may only be handed over directly if that peer was registered here before the streak began: then none of
+/// the earlier messages can be for it. Otherwise (it registered here meanwhile — say it moved from another replica)
+/// the message goes through the directory too, which delivers in order.
+/// </para>
+/// </summary>
+public sealed class RouteOrder
+{
+    private int _inFlight;
+    private long _streakMark;
+    private long _registration;
+
+    /// <summary>
+    /// Set by <see cref="LocalPeerTable"/> just after the connection became visible in the table: its place in the
+    /// registration order (0 until then).
+    /// </summary>
+    public long Registration
+    {
+        get => Volatile.Read(ref _registration);
+        internal set => Volatile.Write(ref _registration, value);
+    }
+
+    /// <summary>Messages of this peer still on their way through the directory.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>
+    /// True when a message of this peer for a local peer registered at <paramref name="registration"/> may be handed
+    /// over directly: no streak, or the peer was stamped (so visible) before the streak's first message was routed.
+    /// Called from the peer's own read loop only.
+    /// </summary>
+    public bool MayDeliverDirectly(long registration) =>
+        InFlight == 0 || (registration != 0 && registration <= _streakMark);
+
+    /// <summary>
+    /// Counts a message handed to the directory and returns how many are on their way. <paramref name="mark"/> is
+    /// <see cref="LocalPeerTable.RegistrationMark"/> read before that message was looked up; it is kept when a streak
+    /// begins. Called from the peer's own read loop only.
+    /// </summary>
+    public int Started(long mark)
+    {
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        if (inFlight == 1)
+        {
+            _streakMark = mark;
+        }
+
+        return inFlight;
+    }
+
+    /// <summary>A message handed to the directory has its outcome (from any thread).</summary>
+    public void Finished() => Interlocked.Decrement(ref _inFlight);
+}

@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.Text;
+using Pathfinder.Signaling.Routing;
+using StackExchange.Redis;
+
+namespace Pathfinder.Signaling.Cluster.Tests;
+
+/// <summary>
+/// How relays cross Redis: a burst is routed by few script calls and published in bundles, nothing is lost or
+/// reordered, a sender's messages to peers here never overtake its messages still on their way through Redis, and
+/// offline-queue entries written by the previous version are still delivered and expired. Real redis-server.
+/// </summary>
+public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private async Task<long> RouteCallsAsync()
+    {
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.Server.ConnectionString},allowAdmin=true");
+        var info = await admin.GetServer(redis.Server.ConnectionString).InfoAsync("commandstats");
+        long calls = 0;
+        foreach (var pair in info.SelectMany(group => group))
+        {
+            if (pair.Key is "cmdstat_eval" or "cmdstat_evalsha")
+            {
+                // calls=N,usec=…
+                var value = pair.Value;
+                var start = value.IndexOf("calls=", StringComparison.Ordinal) + "calls=".Length;
+                calls += long.Parse(value.AsSpan(start, value.IndexOf(',', start) - start), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return calls;
+    }
+
+    [Fact]
+    public async Task A_burst_across_replicas_takes_far_fewer_script_calls_than_messages_and_keeps_its_order()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(2, redis.Server.ConnectionString);
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+        await using var c = await PeerClient.ConnectAsync(cluster.Socket(1));
+
+        const int count = 1000;
+        var before = await RouteCallsAsync();
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await a.SendToAsync("CANDIDATE", i % 2 == 0 ? b.Id : c.Id, $$"""{"seq":{{i}}}""");
+            }
+        });
+
+        async Task ExpectAsync(PeerClient to, int first)
+        {
+            for (var i = first; i < count; i += 2)
+            {
+                var message = await to.ReceiveJsonAsync();
+                Assert.Equal(a.Id, message.GetProperty("src").GetString());
+                Assert.Equal(i, message.GetProperty("payload").GetProperty("seq").GetInt32());
+            }
+        }
+
+        await Task.WhenAll(ExpectAsync(b, 0), ExpectAsync(c, 1), sending).WaitAsync(TimeSpan.FromSeconds(30));
+        var calls = await RouteCallsAsync() - before;
+
+        // 1000 messages sent back to back queue up behind the call in flight: each call carries many of them.
+        Assert.InRange(calls, 1, count / 4);
+        Assert.Empty(await b.DrainWithMarkerAsync());
+        Assert.Empty(await c.DrainWithMarkerAsync());
+    }
+
+    [Fact]
+    public async Task A_sender_alternating_between_local_and_remote_peers_keeps_every_destinations_order()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(2, redis.Server.ConnectionString);
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var local = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var remote = await PeerClient.ConnectAsync(cluster.Socket(1));
+
+        const int count = 600;
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await a.SendToAsync(i % 3 == 0 ? "OFFER" : "CANDIDATE", i % 2 == 0 ? local.Id : remote.Id, $$"""{"seq":{{i}}}""");
+            }
+        });
+
+        async Task ExpectAsync(PeerClient to, int first)
+        {
+            for (var i = first; i < count; i += 2)
+            {
+                Assert.Equal(i, (await to.ReceiveJsonAsync()).GetProperty("payload").GetProperty("seq").GetInt32());
+            }
+        }
+
+        await Task.WhenAll(ExpectAsync(local, 0), ExpectAsync(remote, 1), sending).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Empty(await local.DrainWithMarkerAsync());
+        Assert.Empty(await remote.DrainWithMarkerAsync());
+        Assert.Empty(await a.DrainWithMarkerAsync());
+    }
+
+    [Fact]
+    public async Task Offline_queue_entries_of_the_previous_format_are_still_delivered_and_expired()
+    {
+        var prefix = "t" + Guid.NewGuid().ToString("N")[..10];
+        await using var cluster = await ClusterUnderTest.StartAsync(
+            2, redis.Server.ConnectionString, new Dictionary<string, string?> { ["Signaling:Cluster:KeyPrefix"] = prefix });
+        await using var sender = await PeerClient.ConnectAsync(cluster.Socket(0));
+        var keys = new RedisKeys(prefix);
+        var waiting = PeerClient.NewId("waiting");
+        var gone = PeerClient.NewId("gone");
+        var frame = $$$"""{"type":"OFFER","src":"{{{sender.Id}}}","dst":"{{{waiting}}}","payload":{"sdp":"v=0"}}""";
+
+        // What the previous version stored: "{src}\n{frame}" per entry, the id in the queues set by deadline.
+        await using (var direct = await ConnectionMultiplexer.ConnectAsync(redis.Server.ConnectionString))
+        {
+            var db = direct.GetDatabase();
+            var deadline = cluster.Time.GetUtcNow().AddSeconds(5).ToUnixTimeMilliseconds();
+            await db.ListRightPushAsync(keys.Queue(waiting), Encoding.UTF8.GetBytes($"{sender.Id}\n{frame}"));
+            await db.SortedSetAddAsync(keys.Queues, waiting, deadline);
+            await db.ListRightPushAsync(keys.Queue(gone), Encoding.UTF8.GetBytes(sender.Id + "\n" + """{"type":"OFFER"}"""));
+            await db.SortedSetAddAsync(keys.Queues, gone, deadline);
+        }
+
+        await using var receiver = await PeerClient.ConnectAsync(cluster.Socket(1), waiting);
+        Assert.Equal(frame, await receiver.ReceiveAsync());
+
+        cluster.Time.Advance(TimeSpan.FromSeconds(6));
+        Assert.Equal(1, await cluster.SweepExpiredAsync());
+        Assert.Equal($$"""{"type":"EXPIRE","src":"{{gone}}","dst":"{{sender.Id}}"}""", await sender.ReceiveAsync());
+    }
+
+    [Fact]
+    public void A_bundle_is_split_into_its_envelopes_and_a_malformed_one_is_refused()
+    {
+        var first = Envelope("dst-1", "one").WriteFramed();
+        var second = Envelope("dst-2", "two").WriteFramed();
+        var bundle = new byte[] { ClusterEnvelope.BundleMarker }.Concat(first).Concat(second).ToArray();
+
+        var seen = new List<string>();
+        Assert.True(ClusterEnvelope.ForEach(bundle, seen, Collect));
+        Assert.Equal(["dst-1:one", "dst-2:two"], seen);
+
+        seen.Clear();
+        Assert.True(ClusterEnvelope.ForEach(Envelope("dst-3", "bare").Write(), seen, Collect));
+        Assert.Equal(["dst-3:bare"], seen);
+
+        seen.Clear();
+        Assert.False(ClusterEnvelope.ForEach(bundle.AsMemory(..^3), seen, Collect)); // the second one is cut short
+        Assert.Equal(["dst-1:one"], seen);
+        Assert.False(ClusterEnvelope.ForEach(ReadOnlyMemory<byte>.Empty, seen, Collect));
+
+        static void Collect(List<string> into, ReadOnlyMemory<byte> data)
+        {
+            Assert.True(ClusterEnvelope.TryRead(data, out var envelope));
+            into.Add($"{envelope.Dst}:{Encoding.UTF8.GetString(envelope.Frame.Span)}");
+        }
+
+        static ClusterEnvelope Envelope(string dst, string frame) => new(
+            EnvelopeKind.Deliver, 0, Protocol.MessageType.Candidate, 1, 0, dst, "src", string.Empty, Encoding.UTF8.GetBytes(frame));
+    }
+}
