@@ -30,6 +30,9 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     /// <summary>Messages per route script call (a batch larger than this is split into pipelined calls).</summary>
     private const int MaxRoutesPerCall = 128;
 
+    /// <summary>Envelope bytes per route script call (and so per bundle), give or take one message.</summary>
+    private const int MaxBytesPerCall = 1024 * 1024;
+
     /// <summary>Messages that may wait for Redis before new ones are refused (the sender is told EXPIRE).</summary>
     private const int OutboxCapacity = 20_000;
 
@@ -227,13 +230,10 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
     public ValueTask<RouteOutcome> RouteAsync(Outbound message) => RouteAsync(message, hop: 0);
 
+    // Every message takes its turn in the outbox, even one for a peer that is (or is becoming) local: where it goes is
+    // decided at its turn, so it can never overtake an earlier message of the same sender.
     private ValueTask<RouteOutcome> RouteAsync(Outbound message, byte hop)
     {
-        if (hop == 0 && _pending.TryGetValue(message.Dst, out var claim) && claim.TryHold(message))
-        {
-            return new ValueTask<RouteOutcome>(RouteOutcome.Delivered);
-        }
-
         var envelope = new ClusterEnvelope(
             EnvelopeKind.Deliver, hop, message.Type, NowMicroseconds(), 0, message.Dst, message.Src,
             Activity.Current?.Id ?? string.Empty, message.Frame);
@@ -249,95 +249,131 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         return outcome;
     }
 
-    // One route script call per MaxRoutesPerCall messages of the batch, all sent before the first answer is read
-    // (pipelined, in order on one connection); then every request is completed, in order, whatever happened. A
-    // message whose destination is on this replica by now (it was sent through here to keep its sender's order, see
-    // RouteOrder) is handed over locally at its turn, after the messages before it have been through Redis.
+    // The batch in calls of at most MaxRoutesPerCall messages and about MaxBytesPerCall bytes (so one bundle stays far
+    // below Redis' pub/sub output limit), all sent before the first answer is read (pipelined, in order on one
+    // connection); then every request is completed in order, whatever happened. A message for a peer of this replica
+    // (local when the call was built, or owned here per Redis) is handed over at its turn, after everything before it
+    // has been through Redis.
     private async Task RouteBatchAsync(List<RouteRequest> batch)
     {
-        var calls = new Task<RedisResult>?[(batch.Count + MaxRoutesPerCall - 1) / MaxRoutesPerCall];
-        var local = new IPeerConnection?[batch.Count];
-        var deadline = _time.GetUtcNow().ToUnixTimeMilliseconds() + _settings.ExpireTimeout;
-        for (var c = 0; c < calls.Length; c++)
+        var completed = 0;
+        try
         {
-            var first = c * MaxRoutesPerCall;
-            var end = Math.Min(first + MaxRoutesPerCall, batch.Count);
-            var remote = 0;
-            for (var i = first; i < end; i++)
+            var here = new bool[batch.Count];
+            var calls = new List<(int First, int End, Task<RedisResult>? Call)>();
+            var deadline = _time.GetUtcNow().ToUnixTimeMilliseconds() + _settings.ExpireTimeout;
+            for (var first = 0; first < batch.Count;)
             {
-                if (_local.TryGet(batch[i].Message.Dst, out var target))
+                var end = first;
+                var remote = 0;
+                long bytes = 0;
+                while (end < batch.Count && end - first < MaxRoutesPerCall && bytes < MaxBytesPerCall)
                 {
-                    local[i] = target;
+                    var request = batch[end];
+                    here[end] = _local.TryGet(request.Message.Dst, out _);
+                    if (!here[end])
+                    {
+                        remote++;
+                        bytes += request.Framed.Length;
+                    }
+
+                    end++;
                 }
-                else
-                {
-                    remote++;
-                }
+
+                calls.Add((first, end, remote == 0 ? null : RouteManyAsync(batch, here, first, end, remote, deadline)));
+                first = end;
             }
 
-            if (remote > 0)
+            foreach (var (first, end, call) in calls)
             {
-                calls[c] = RouteManyAsync(batch, local, first, end, remote, deadline);
-            }
-        }
+                RedisResult[]? codes = null;
+                if (call is not null)
+                {
+                    try
+                    {
+                        codes = (RedisResult[])(await call)!;
+                    }
+                    catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or InvalidCastException)
+                    {
+                        ClusterLog.RouteFailed(_logger, $"({end - first} messages)", ex.Message);
+                    }
+                }
 
-        for (var c = 0; c < calls.Length; c++)
-        {
-            var first = c * MaxRoutesPerCall;
-            var end = Math.Min(first + MaxRoutesPerCall, batch.Count);
-            RedisResult[]? codes = null;
-            if (calls[c] is { } call)
-            {
+                var sends = SendBatch.Begin();
                 try
                 {
-                    codes = (RedisResult[])(await call)!;
-                }
-                catch (Exception ex)
-                {
-                    _metrics.BackplaneError();
-                    ClusterLog.RouteFailed(_logger, end - first == 1 ? batch[first].Message.Dst : $"({end - first} messages)", ex.Message);
-                }
-            }
-
-            var sends = SendBatch.Begin();
-            try
-            {
-                var next = 0;
-                for (var i = first; i < end; i++)
-                {
-                    var request = batch[i];
-                    RouteOutcome outcome;
-                    if (local[i] is { } target)
+                    var next = 0;
+                    for (var i = first; i < end; i++)
                     {
-                        outcome = target.TrySend(request.Message.Frame) ? RouteOutcome.Delivered : RouteOutcome.Undeliverable;
-                    }
-                    else
-                    {
-                        _metrics.BackplanePublished(Stopwatch.GetElapsedTime(request.Started));
-                        outcome = codes is null || next >= codes.Length ? RouteOutcome.Unavailable : (int)codes[next] switch
+                        var request = batch[i];
+                        RouteOutcome outcome;
+                        if (here[i])
                         {
-                            1 => RouteOutcome.Delivered,
-                            2 => RouteOutcome.Queued,
-                            3 => RouteOutcome.QueueFull,
-                            _ => RouteOutcome.Dropped,
-                        };
-                        next++;
-                    }
+                            outcome = DeliverHere(request.Message);
+                        }
+                        else
+                        {
+                            outcome = codes is null || next >= codes.Length ? RouteOutcome.Unavailable : (int)codes[next] switch
+                            {
+                                1 => RouteOutcome.Delivered,
+                                2 => RouteOutcome.Queued,
+                                3 => RouteOutcome.QueueFull,
+                                5 => DeliverHere(request.Message),
+                                _ => RouteOutcome.Dropped,
+                            };
+                            next++;
+                            if (codes is null)
+                            {
+                                _metrics.BackplaneError();
+                            }
+                            else
+                            {
+                                _metrics.BackplanePublished(Stopwatch.GetElapsedTime(request.Started));
+                            }
+                        }
 
-                    request.Complete(outcome);
+                        completed++;
+                        request.Complete(outcome);
+                    }
+                }
+                finally
+                {
+                    if (sends)
+                    {
+                        SendBatch.End();
+                    }
                 }
             }
-            finally
+        }
+        catch (Exception ex)
+        {
+            // Nothing above should throw; if it did, no request may be left waiting (its sender would stall).
+            ClusterLog.DeliveryFailed(_logger, ex);
+            for (var i = completed; i < batch.Count; i++)
             {
-                if (sends)
-                {
-                    SendBatch.End();
-                }
+                batch[i].Complete(RouteOutcome.Unavailable);
             }
         }
     }
 
-    private Task<RedisResult> RouteManyAsync(List<RouteRequest> batch, IPeerConnection?[] local, int first, int end, int remote, long deadline)
+    /// <summary>A message whose destination is (per this replica's table, or Redis) a peer of this replica.</summary>
+    private RouteOutcome DeliverHere(Outbound message)
+    {
+        if (_local.TryGet(message.Dst, out var target))
+        {
+            return target.TrySend(message.Frame) ? RouteOutcome.DeliveredHere : RouteOutcome.Undeliverable;
+        }
+
+        // Registering here right now: held, and handed over after OPEN and its offline queue.
+        if (_pending.TryGetValue(message.Dst, out var claim) && claim.TryHold(message))
+        {
+            return RouteOutcome.DeliveredHere;
+        }
+
+        return RouteOutcome.Undeliverable; // it left meanwhile: the sender gets LEAVE, as for any failed delivery
+    }
+
+    private Task<RedisResult> RouteManyAsync(List<RouteRequest> batch, bool[] here, int first, int end, int remote, long deadline)
     {
         var keys = new RedisKey[1 + (3 * remote)];
         var values = new RedisValue[5 + (4 * remote)];
@@ -350,7 +386,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         var k = 0;
         for (var i = first; i < end; i++)
         {
-            if (local[i] is not null)
+            if (here[i])
             {
                 continue;
             }
@@ -371,7 +407,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         {
             return Db.ScriptEvaluateAsync(RedisScripts.RouteMany, keys, values);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             return Task.FromException<RedisResult>(ex);
         }
@@ -538,7 +574,8 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
             return;
         }
 
-        var frame = envelope.Frame;
+        // A copy: a bundle's array must not stay alive as long as the slowest of its receivers' send queues.
+        var frame = envelope.Frame.ToArray();
         using var activity = envelope.TraceParent.Length == 0
             ? null
             : SignalingActivity.StartDelivery(envelope.TraceParent, envelope.Type.Name(), envelope.Dst);
@@ -558,7 +595,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
 
         if (_pending.TryGetValue(envelope.Dst, out var claim)
-            && claim.TryHold(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame.ToArray())))
+            && claim.TryHold(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame)))
         {
             return;
         }
@@ -566,7 +603,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         if (envelope.Hop == 0)
         {
             // The peer left (or moved) since the sender looked it up: route once more, never back to us.
-            _ = RerouteAsync(envelope, frame.ToArray());
+            _ = RerouteAsync(envelope, frame);
         }
         else
         {
@@ -580,6 +617,10 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         if (outcome is RouteOutcome.QueueFull or RouteOutcome.Unavailable)
         {
             SendToSender(envelope.Src, RelayFrame.Expire(envelope.Dst, envelope.Src), MessageType.Expire, envelope.Dst);
+        }
+        else if (outcome == RouteOutcome.Undeliverable)
+        {
+            Bounce(envelope);
         }
     }
 
@@ -690,6 +731,23 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
 
         public IPeerConnection? Activate(LocalPeerTable table, IEnumerable<byte[]> queued)
+        {
+            // Corked: OPEN leaves once the peer is in the table, so a client that has OPEN is registered here.
+            var batch = SendBatch.Begin();
+            try
+            {
+                return ActivateCorked(table, queued);
+            }
+            finally
+            {
+                if (batch)
+                {
+                    SendBatch.End();
+                }
+            }
+        }
+
+        private IPeerConnection? ActivateCorked(LocalPeerTable table, IEnumerable<byte[]> queued)
         {
             lock (_gate)
             {

@@ -41,9 +41,10 @@ internal static class RedisScripts
     /// (int32 length + envelope), dstId, src, flags (bit 0: queueable; bit 1: re-routed, never publish to thisReplica).
     /// Every message for a live owner joins that owner's bundle (<c>\0</c> + the framed envelopes, in order), and each
     /// bundle is one PUBLISH. Returns one code per message: 1 delivered to the owner's replica, 2 queued, 0 dropped
-    /// (not queueable), 3 queue full (tell the sender), 4 queue full (sender already told). A bundle that reaches no
-    /// subscriber (the owner's replica died; its lease has not run out) counts as absent: its messages are queued.
-    /// All of a destination's messages in one call share its fate, so their order holds.
+    /// (not queueable), 3 queue full (tell the sender), 4 queue full (sender already told), 5 the owner is this
+    /// replica (nothing published: the caller hands it over in order; a re-routed message is queued instead). A bundle
+    /// that reaches no subscriber (the owner's replica died; its lease has not run out) counts as absent: its messages
+    /// are queued. All of a destination's messages in one call share its fate, so their order holds.
     /// </summary>
     public const string RouteMany = """
         local prefix, limit, ttl, deadline, self = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
@@ -54,7 +55,9 @@ internal static class RedisScripts
           local cur = redis.call('GET', KEYS[(i - 1) * 3 + 2])
           if cur then
             local owner = string.sub(cur, 1, string.find(cur, '\n', 1, true) - 1)
-            if owner ~= self or tonumber(ARGV[a + 4]) < 2 then
+            if owner == self then
+              if tonumber(ARGV[a + 4]) < 2 then codes[i] = 5 end
+            else
               local b = bundles[owner]
               if not b then
                 b = {'\0'}
@@ -72,7 +75,8 @@ internal static class RedisScripts
         end
         for i = 1, n do
           local owner = owner_of[i]
-          if owner and not dead[owner] then
+          if codes[i] == 5 then
+          elseif owner and not dead[owner] then
             codes[i] = 1
           else
             local a = 5 + (i - 1) * 4

@@ -123,6 +123,9 @@ internal sealed class RouteOutbox(Func<List<RouteRequest>, Task> runBatch, int c
 
     private async Task DrainAsync()
     {
+        // Started by whichever sender found the outbox idle: its trace must not become the parent of everything the
+        // drain does from here on (this only changes the drain's own async context).
+        System.Diagnostics.Activity.Current = null;
         while (true)
         {
             List<RouteRequest> batch;

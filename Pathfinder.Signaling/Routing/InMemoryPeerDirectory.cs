@@ -83,7 +83,7 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
         {
             if (_local.TryGet(message.Dst, out var target))
             {
-                outcome = target.TrySend(message.Frame) ? RouteOutcome.Delivered : RouteOutcome.Undeliverable;
+                outcome = target.TrySend(message.Frame) ? RouteOutcome.DeliveredHere : RouteOutcome.Undeliverable;
             }
             else if (!message.Type.IsQueueable())
             {

@@ -8,8 +8,11 @@ public sealed record Outbound(MessageType Type, string Src, string Dst, byte[] F
 /// <summary>What a peer directory did with a message whose destination is not connected to this replica.</summary>
 public enum RouteOutcome
 {
-    /// <summary>Handed to the destination (on this or another replica).</summary>
+    /// <summary>Handed to the destination's replica (another one).</summary>
     Delivered,
+
+    /// <summary>Handed to the destination, a peer of this replica (or held for it while it registers here).</summary>
+    DeliveredHere,
 
     /// <summary>Kept in the destination's offline queue until it connects or the queue expires.</summary>
     Queued,

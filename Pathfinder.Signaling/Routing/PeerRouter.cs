@@ -143,8 +143,9 @@ public sealed class PeerRouter
     {
         var mark = _local.RegistrationMark; // before the lookup (see RouteOrder)
         // A message to itself waits too: the answers (EXPIRE, LEAVE) to its earlier messages come first.
+        var idle = true;
         if (_local.TryGet(message.Dst, out var target)
-            && (sender is null || sender.Order.MayDeliverDirectly(ReferenceEquals(target, sender) ? 0 : target.Order.Registration)))
+            && (sender is null || sender.Order.MayDeliverDirectly(ReferenceEquals(target, sender) ? 0 : target.Order.Registration, out idle)))
         {
             if (target.TrySend(message.Frame))
             {
@@ -175,7 +176,12 @@ public sealed class PeerRouter
             return AwaitRoute(pending, message, sender: null);
         }
 
-        var inFlight = sender.Order.Started(mark);
+        if (target is null)
+        {
+            idle = sender.Order.InFlight == 0; // not asked above: nothing local to overtake, only this message to count
+        }
+
+        var inFlight = sender.Order.Started(mark, idle);
         var routing = AwaitRoute(pending, message, sender);
         return inFlight > MaxRoutesInFlight ? routing : ValueTask.CompletedTask;
     }
@@ -201,6 +207,9 @@ public sealed class PeerRouter
         {
             case RouteOutcome.Delivered:
                 _metrics.Relayed(RelayRoute.Remote);
+                break;
+            case RouteOutcome.DeliveredHere:
+                _metrics.Relayed(RelayRoute.Local);
                 break;
             case RouteOutcome.Queued:
                 _metrics.OfflineQueued();

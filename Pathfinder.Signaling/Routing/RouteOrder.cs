@@ -32,20 +32,26 @@ public sealed class RouteOrder
     /// <summary>
     /// True when a message of this peer for a local peer registered at <paramref name="registration"/> may be handed
     /// over directly: no streak, or the peer was stamped (so visible) before the streak's first message was routed.
+    /// <paramref name="idle"/> tells whether there was no streak at this moment; pass it to <see cref="Started"/>.
     /// Called from the peer's own read loop only.
     /// </summary>
-    public bool MayDeliverDirectly(long registration) =>
-        InFlight == 0 || (registration != 0 && registration <= _streakMark);
+    public bool MayDeliverDirectly(long registration, out bool idle)
+    {
+        idle = InFlight == 0;
+        return idle || (registration != 0 && registration <= _streakMark);
+    }
 
     /// <summary>
-    /// Counts a message handed to the directory and returns how many are on their way. <paramref name="mark"/> is
-    /// <see cref="LocalPeerTable.RegistrationMark"/> read before that message was looked up; it is kept when a streak
-    /// begins. Called from the peer's own read loop only.
+    /// Counts a message handed to the directory and returns how many are on their way. A streak begins only if
+    /// <paramref name="idle"/> (seen by <see cref="MayDeliverDirectly"/> for this message): it then keeps
+    /// <paramref name="mark"/>, the <see cref="LocalPeerTable.RegistrationMark"/> read before the message was looked
+    /// up. Otherwise the running streak keeps its older mark, even if its messages all finished meanwhile (the
+    /// message being counted may have been sent this way because of that mark). Called from the peer's own read loop.
     /// </summary>
-    public int Started(long mark)
+    public int Started(long mark, bool idle)
     {
         var inFlight = Interlocked.Increment(ref _inFlight);
-        if (inFlight == 1)
+        if (idle)
         {
             _streakMark = mark;
         }

@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Connections;
 using Pathfinder.Signaling.Configuration;
+using Pathfinder.Signaling.Transport.Epoll;
 
 namespace Pathfinder.Signaling.Transport;
 
@@ -18,6 +20,11 @@ public static class KestrelTuning
     {
         var inline = builder.Configuration.GetValue(InlineSchedulingSetting, defaultValue: true);
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inline);
+        if (builder.Configuration.GetValue(EpollTransportFactory.Setting, defaultValue: true) && EpollTransportFactory.IsSupported)
+        {
+            // Registered after the socket transport, so Kestrel asks it first (it binds TCP endpoints only).
+            builder.Services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
+        }
 
         builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
         var fastPathOn = builder.Configuration.GetValue(PeerJsUpgradeFastPath.Setting, defaultValue: true);

@@ -123,7 +123,14 @@ public abstract class ScaleOutContract
     }
 
     [Fact]
-    public async Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_elsewhere()
+    public Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_elsewhere() =>
+        QueuedThenLiveInOrderAsync(destinationReplica: 1);
+
+    [Fact]
+    public Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_on_the_senders_replica() =>
+        QueuedThenLiveInOrderAsync(destinationReplica: 0);
+
+    private async Task QueuedThenLiveInOrderAsync(int destinationReplica)
     {
         await using var cluster = await StartClusterAsync();
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
@@ -143,7 +150,7 @@ public abstract class ScaleOutContract
         });
 
         await started.Task.WaitAsync(PeerClient.DefaultTimeout);
-        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1), target);
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(destinationReplica), target);
         for (var i = 0; i < count; i++)
         {
             Assert.Equal(i, (await b.ReceiveJsonAsync()).GetProperty("payload").GetProperty("seq").GetInt32());

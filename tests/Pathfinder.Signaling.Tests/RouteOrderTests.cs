@@ -10,30 +10,45 @@ public sealed class RouteOrderTests
     {
         var order = new RouteOrder();
         Assert.Equal(0, order.InFlight);
-        Assert.True(order.MayDeliverDirectly(0));
-        Assert.True(order.MayDeliverDirectly(long.MaxValue));
+        Assert.True(order.MayDeliverDirectly(0, out var idle));
+        Assert.True(idle);
+        Assert.True(order.MayDeliverDirectly(long.MaxValue, out _));
     }
 
     [Fact]
     public void During_a_streak_only_peers_registered_before_it_began_are_served_directly()
     {
         var order = new RouteOrder();
-        Assert.Equal(1, order.Started(mark: 10));
-        Assert.Equal(2, order.Started(mark: 12)); // a streak keeps the mark it began with
-        Assert.True(order.MayDeliverDirectly(3));
-        Assert.True(order.MayDeliverDirectly(10));
-        Assert.False(order.MayDeliverDirectly(11));
-        Assert.False(order.MayDeliverDirectly(0)); // visible but not yet stamped, or the sender itself
+        Assert.Equal(1, order.Started(mark: 10, idle: true));
+        Assert.Equal(2, order.Started(mark: 12, idle: false)); // a running streak keeps the mark it began with
+        Assert.True(order.MayDeliverDirectly(3, out var idle));
+        Assert.False(idle);
+        Assert.True(order.MayDeliverDirectly(10, out _));
+        Assert.False(order.MayDeliverDirectly(11, out _));
+        Assert.False(order.MayDeliverDirectly(0, out _)); // visible but not yet stamped, or the sender itself
 
         order.Finished();
-        Assert.False(order.MayDeliverDirectly(11));
+        Assert.False(order.MayDeliverDirectly(11, out _));
         order.Finished();
         Assert.Equal(0, order.InFlight);
-        Assert.True(order.MayDeliverDirectly(11));
+        Assert.True(order.MayDeliverDirectly(11, out _));
 
-        Assert.Equal(1, order.Started(mark: 20)); // a new streak, a new mark
-        Assert.True(order.MayDeliverDirectly(11));
-        Assert.False(order.MayDeliverDirectly(21));
+        Assert.Equal(1, order.Started(mark: 20, idle: true)); // a new streak, a new mark
+        Assert.True(order.MayDeliverDirectly(11, out _));
+        Assert.False(order.MayDeliverDirectly(21, out _));
+    }
+
+    [Fact]
+    public void A_message_diverted_by_a_streak_keeps_that_streaks_mark_even_if_the_streak_ended_meanwhile()
+    {
+        var order = new RouteOrder();
+        order.Started(mark: 10, idle: true); // m0 to another replica
+        // m1 to a peer registered here at 11: diverted while m0 is out …
+        Assert.False(order.MayDeliverDirectly(11, out var idle));
+        order.Finished(); // … and m0 finishes before m1 is counted
+        Assert.Equal(1, order.Started(mark: 11, idle: idle));
+        // m2 to the same peer must still follow m1 through the directory.
+        Assert.False(order.MayDeliverDirectly(11, out _));
     }
 
     [Fact]
