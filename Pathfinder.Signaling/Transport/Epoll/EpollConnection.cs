@@ -378,17 +378,10 @@ internal sealed class EpollConnection : ConnectionContext,
             while (total < span.Length)
             {
                 var vector = new EpollNative.IoVector { Base = start + total, Length = (nuint)(span.Length - total) };
-                var message = new EpollNative.MessageHeader { Iov = &vector, IovLength = 1 };
-                var sent = EpollNative.sendmsg(Fd, &message, EpollNative.MsgNoSignal);
-                if (sent < 0)
+                var sent = SendVectors(&vector, 1);
+                if (sent <= 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == EpollNative.EIntr)
-                    {
-                        continue;
-                    }
-
-                    return errno == EpollNative.EAgain ? total : -errno;
+                    return sent < 0 ? sent : total;
                 }
 
                 total += sent;
@@ -426,23 +419,16 @@ internal sealed class EpollConnection : ConnectionContext,
 
             try
             {
-                var message = new EpollNative.MessageHeader { Iov = vectors, IovLength = (nuint)count };
-                var sent = EpollNative.sendmsg(Fd, &message, EpollNative.MsgNoSignal);
-                if (sent < 0)
+                var sent = SendVectors(vectors, count);
+                if (sent <= 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == EpollNative.EIntr)
-                    {
-                        continue;
-                    }
-
-                    return errno == EpollNative.EAgain ? total : -errno;
+                    return sent < 0 ? sent : total;
                 }
 
                 total += sent;
                 if (sent < batch)
                 {
-                    return total;
+                    return total; // the socket took less: it is full
                 }
             }
             finally
@@ -455,6 +441,26 @@ internal sealed class EpollConnection : ConnectionContext,
         }
 
         return total;
+    }
+
+    /// <summary>One <c>sendmsg</c> (retried on EINTR): bytes sent, 0 when the socket is full, or −errno.</summary>
+    private unsafe long SendVectors(EpollNative.IoVector* vectors, int count)
+    {
+        var message = new EpollNative.MessageHeader { Iov = vectors, IovLength = (nuint)count };
+        while (true)
+        {
+            var sent = EpollNative.sendmsg(Fd, &message, EpollNative.MsgNoSignal);
+            if (sent >= 0)
+            {
+                return sent;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != EpollNative.EIntr)
+            {
+                return errno == EpollNative.EAgain ? 0 : -errno;
+            }
+        }
     }
 
     // ------------------------------------------------------------------ lifetime
