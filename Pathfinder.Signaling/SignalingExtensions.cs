@@ -22,7 +22,7 @@ public static class SignalingExtensions
     {
         var loaded = SignalingConfiguration.Load(builder.Configuration, builder.Environment);
         var settings = loaded.Options;
-        builder.ConfigureListening(loaded).ConfigureLogFormat().UseSignalingSockets();
+        builder.ConfigureListening(loaded).ConfigureLogFormat().UseSignalingSockets(settings);
 
         var services = builder.Services;
         services.AddSingleton(Options.Create(settings));

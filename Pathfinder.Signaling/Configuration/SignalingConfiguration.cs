@@ -73,6 +73,9 @@ public static class SignalingConfiguration
         o.TlsCertificatePath = r.Text(nameof(o.TlsCertificatePath), o.TlsCertificatePath);
         o.TlsKeyPath = r.Text(nameof(o.TlsKeyPath), o.TlsKeyPath);
         o.TlsCertificatePassword = r.Text(nameof(o.TlsCertificatePassword), o.TlsCertificatePassword);
+        o.UpgradeFastPath = r.Bool(nameof(o.UpgradeFastPath), o.UpgradeFastPath);
+        o.InlineScheduling = r.Bool(nameof(o.InlineScheduling), o.InlineScheduling);
+        o.EpollTransport = r.Bool(nameof(o.EpollTransport), o.EpollTransport);
 
         CheckPath(r, o, errors);
         CheckKey(r, o, environment, errors);
@@ -145,6 +148,7 @@ public static class SignalingConfiguration
         nameof(SignalingOptions.KnownProxies), nameof(SignalingOptions.MaxConnectionsPerIp), nameof(SignalingOptions.RateLimitEnabled),
         nameof(SignalingOptions.RateLimitMax), nameof(SignalingOptions.RateLimitWindow), nameof(SignalingOptions.TlsCertificatePath),
         nameof(SignalingOptions.TlsKeyPath), nameof(SignalingOptions.TlsCertificatePassword),
+        nameof(SignalingOptions.UpgradeFastPath), nameof(SignalingOptions.InlineScheduling), nameof(SignalingOptions.EpollTransport),
     ];
 
     private static void CheckPath(Reader r, SignalingOptions o, List<string> errors)

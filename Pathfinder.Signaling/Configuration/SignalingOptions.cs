@@ -89,6 +89,15 @@ public sealed class SignalingOptions
     /// <summary>Password of the .pfx or of an encrypted PEM key. Never logged.</summary>
     public string? TlsCertificatePassword { get; set; }
 
+    /// <summary>Plain HTTP/1.1 upgrades to <c>{Path}/peerjs</c> are answered on Kestrel's connection itself (no HTTP request per socket).</summary>
+    public bool UpgradeFastPath { get; set; } = true;
+
+    /// <summary>Kestrel's socket transport runs socket completions inline (no thread hop per message).</summary>
+    public bool InlineScheduling { get; set; } = true;
+
+    /// <summary>TCP endpoints run on the service's epoll transport where it is available (Linux x64/arm64).</summary>
+    public bool EpollTransport { get; set; } = true;
+
     /// <summary>Whether rate limiting is on in this environment.</summary>
     public bool RateLimitingOn(IHostEnvironment environment) => RateLimitEnabled ?? !environment.IsDevelopment();
 

@@ -14,20 +14,17 @@ namespace Pathfinder.Signaling.Transport;
 /// </summary>
 public static class KestrelTuning
 {
-    public const string InlineSchedulingSetting = "Signaling:InlineScheduling";
-
-    public static WebApplicationBuilder UseSignalingSockets(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder UseSignalingSockets(this WebApplicationBuilder builder, SignalingOptions settings)
     {
-        var inline = builder.Configuration.GetValue(InlineSchedulingSetting, defaultValue: true);
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inline);
-        if (builder.Configuration.GetValue(EpollTransportFactory.Setting, defaultValue: true) && EpollTransportFactory.IsSupported)
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = settings.InlineScheduling);
+        if (settings.EpollTransport && EpollTransportFactory.IsSupported)
         {
             // Registered after the socket transport, so Kestrel asks it first (it binds TCP endpoints only).
             builder.Services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
         }
 
         builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
-        var fastPathOn = builder.Configuration.GetValue(PeerJsUpgradeFastPath.Setting, defaultValue: true);
+        var fastPathOn = settings.UpgradeFastPath;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Never accept past the open-file limit (unless Kestrel:Limits:MaxConcurrentConnections says otherwise).
