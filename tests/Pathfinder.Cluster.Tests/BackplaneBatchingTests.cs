@@ -31,6 +31,33 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
         return calls;
     }
 
+    /// <summary>
+    /// <paramref name="from"/> sends <paramref name="count"/> numbered messages back to back, even ones to
+    /// <paramref name="even"/> and odd ones to <paramref name="odd"/>; each must arrive whole, stamped and in order.
+    /// </summary>
+    private static async Task AlternateAsync(PeerClient from, PeerClient even, PeerClient odd, int count, Func<int, string> type)
+    {
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await from.SendToAsync(type(i), i % 2 == 0 ? even.Id : odd.Id, $$"""{"seq":{{i}}}""");
+            }
+        });
+
+        async Task ExpectAsync(PeerClient to, int first)
+        {
+            for (var i = first; i < count; i += 2)
+            {
+                var message = await to.ReceiveJsonAsync();
+                Assert.Equal(from.Id, message.GetProperty("src").GetString());
+                Assert.Equal(i, message.GetProperty("payload").GetProperty("seq").GetInt32());
+            }
+        }
+
+        await Task.WhenAll(ExpectAsync(even, 0), ExpectAsync(odd, 1), sending).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     [Fact]
     public async Task A_burst_across_replicas_takes_far_fewer_script_calls_than_messages_and_keeps_its_order()
     {
@@ -41,25 +68,7 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
 
         const int count = 1000;
         var before = await RouteCallsAsync();
-        var sending = Task.Run(async () =>
-        {
-            for (var i = 0; i < count; i++)
-            {
-                await a.SendToAsync("CANDIDATE", i % 2 == 0 ? b.Id : c.Id, $$"""{"seq":{{i}}}""");
-            }
-        });
-
-        async Task ExpectAsync(PeerClient to, int first)
-        {
-            for (var i = first; i < count; i += 2)
-            {
-                var message = await to.ReceiveJsonAsync();
-                Assert.Equal(a.Id, message.GetProperty("src").GetString());
-                Assert.Equal(i, message.GetProperty("payload").GetProperty("seq").GetInt32());
-            }
-        }
-
-        await Task.WhenAll(ExpectAsync(b, 0), ExpectAsync(c, 1), sending).WaitAsync(TimeSpan.FromSeconds(30));
+        await AlternateAsync(a, b, c, count, _ => "CANDIDATE");
         var calls = await RouteCallsAsync() - before;
 
         // 1000 messages sent back to back queue up behind the call in flight: each call carries many of them.
@@ -76,24 +85,7 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
         await using var local = await PeerClient.ConnectAsync(cluster.Socket(0));
         await using var remote = await PeerClient.ConnectAsync(cluster.Socket(1));
 
-        const int count = 600;
-        var sending = Task.Run(async () =>
-        {
-            for (var i = 0; i < count; i++)
-            {
-                await a.SendToAsync(i % 3 == 0 ? "OFFER" : "CANDIDATE", i % 2 == 0 ? local.Id : remote.Id, $$"""{"seq":{{i}}}""");
-            }
-        });
-
-        async Task ExpectAsync(PeerClient to, int first)
-        {
-            for (var i = first; i < count; i += 2)
-            {
-                Assert.Equal(i, (await to.ReceiveJsonAsync()).GetProperty("payload").GetProperty("seq").GetInt32());
-            }
-        }
-
-        await Task.WhenAll(ExpectAsync(local, 0), ExpectAsync(remote, 1), sending).WaitAsync(TimeSpan.FromSeconds(30));
+        await AlternateAsync(a, local, remote, 600, i => i % 3 == 0 ? "OFFER" : "CANDIDATE");
         Assert.Empty(await local.DrainWithMarkerAsync());
         Assert.Empty(await remote.DrainWithMarkerAsync());
         Assert.Empty(await a.DrainWithMarkerAsync());
