@@ -194,6 +194,32 @@ public sealed class EpollTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Abort_ends_a_send_that_waits_for_a_client_that_never_reads_and_disposal_completes()
+    {
+        var (client, server) = await ConnectAsync(clientReceiveBuffer: 16 * 1024);
+        using var _ = client;
+        var writing = Task.Run(async () =>
+        {
+            var chunk = new byte[64 * 1024];
+            while (true)
+            {
+                var result = await server.Transport.Output.WriteAsync(chunk);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        });
+
+        // Wait until the writer is held back: the kernel buffers are full and the output pipe has filled up.
+        Assert.True(SpinWait.SpinUntil(() => ((EpollConnection)server).SendWaiting, Timeout), "the send never had to wait");
+        server.Abort(new ConnectionAbortedException("client stopped reading"));
+        await server.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await Assert.ThrowsAnyAsync<Exception>(() => writing.WaitAsync(Timeout));
+        Assert.Equal(0, _factory.Connections);
+    }
+
+    [Fact]
     public async Task A_client_that_closes_ends_the_input_and_signals_connection_closed()
     {
         var (client, server) = await ConnectAsync();

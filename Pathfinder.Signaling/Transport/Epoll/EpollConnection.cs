@@ -40,6 +40,7 @@ internal sealed class EpollConnection : ConnectionContext,
     private bool _reading = true;
     private bool _atEnd;
     private bool _yielded;
+    private bool _sendWaiting;
     private int _aborted;
     private int _shutdown;
     private ConnectionAbortedException? _abortReason;
@@ -75,6 +76,9 @@ internal sealed class EpollConnection : ConnectionContext,
     }
 
     public int Fd { get; }
+
+    /// <summary>True while a send waits for room in the socket's buffer (the client reads slowly or not at all).</summary>
+    internal bool SendWaiting => Volatile.Read(ref _sendWaiting);
 
     /// <summary>True while reading waits for the application to consume input (the input pipe is full).</summary>
     internal bool ReadPaused => Volatile.Read(ref _readPaused);
@@ -321,10 +325,13 @@ internal sealed class EpollConnection : ConnectionContext,
                     if (sent < buffer.Length)
                     {
                         // The socket's buffer is full (a slow reader): let the runtime wait for room.
+                        Volatile.Write(ref _sendWaiting, true);
                         foreach (var segment in buffer.Slice(sent))
                         {
                             await _socket.SendAsync(segment, SocketFlags.None);
                         }
+
+                        Volatile.Write(ref _sendWaiting, false);
                     }
                 }
 
