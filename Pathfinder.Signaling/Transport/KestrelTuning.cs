@@ -6,7 +6,9 @@ namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
 /// Kestrel settings that matter for many small, long-lived WebSockets on few cores (measured with bench/run.sh):
-/// socket completions run application code inline instead of hopping to another thread pool thread
+/// TCP endpoints run on the epoll transport where it is available (<see cref="EpollTransportFactory"/>; off with
+/// <c>Signaling:EpollTransport=false</c>); on Kestrel's socket transport, socket completions run application code
+/// inline instead of hopping to another thread pool thread
 /// (<c>UnsafePreferInlineScheduling</c>: safe here because nothing on the relay path blocks; off with
 /// <c>Signaling:InlineScheduling=false</c>), and PeerJS upgrades are taken straight off the connection
 /// (<see cref="PeerJsUpgradeFastPath"/>; off with <c>Signaling:UpgradeFastPath=false</c>). Connections are capped below the

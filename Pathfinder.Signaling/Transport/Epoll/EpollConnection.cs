@@ -92,7 +92,7 @@ internal sealed class EpollConnection : ConnectionContext,
 
     public override IDictionary<object, object?> Items
     {
-        get => _items ??= new ConnectionItems();
+        get => _items ??= new Dictionary<object, object?>();
         set => _items = value;
     }
 
@@ -534,6 +534,4 @@ internal sealed class EpollConnection : ConnectionContext,
 
         public PipeWriter Output { get; } = output;
     }
-
-    private sealed class ConnectionItems : Dictionary<object, object?>;
 }
