@@ -59,10 +59,21 @@ public static class SignalingConfiguration
         o.AllowDiscovery = r.Bool(nameof(o.AllowDiscovery), o.AllowDiscovery);
         o.CleanupOutMsgs = r.Int(nameof(o.CleanupOutMsgs), o.CleanupOutMsgs, 10, int.MaxValue, "milliseconds");
         o.LivenessCheckInterval = r.Int(nameof(o.LivenessCheckInterval), o.LivenessCheckInterval, 10, int.MaxValue, "milliseconds");
-        o.MaxMessageBytes = r.Int(nameof(o.MaxMessageBytes), o.MaxMessageBytes, 128 * 1024, 64 * 1024 * 1024, "bytes");
+        o.MaxMessageBytes = r.Int(nameof(o.MaxMessageBytes), o.MaxMessageBytes, 16 * 1024, 16 * 1024 * 1024, "bytes");
         o.SendQueueCapacity = r.Int(nameof(o.SendQueueCapacity), o.SendQueueCapacity, 16, 1_000_000, "messages");
+        o.SendQueueBytes = r.Int(nameof(o.SendQueueBytes), o.SendQueueBytes, 16 * 1024, 1024 * 1024 * 1024, "bytes");
+        o.RelayMessagesPerSecond = r.Int(nameof(o.RelayMessagesPerSecond), o.RelayMessagesPerSecond, 1, int.MaxValue, "messages");
+        o.RelayMessageBurst = r.Int(nameof(o.RelayMessageBurst), o.RelayMessageBurst, 1, int.MaxValue, "messages");
+        o.RelayBytesPerSecond = r.Int(nameof(o.RelayBytesPerSecond), o.RelayBytesPerSecond, 1024, int.MaxValue, "bytes");
+        o.RelayByteBurst = r.Int(nameof(o.RelayByteBurst), o.RelayByteBurst, 16 * 1024, int.MaxValue, "bytes");
         o.OfflineQueuePerPeer = r.Int(nameof(o.OfflineQueuePerPeer), o.OfflineQueuePerPeer, 1, 1_000_000, "messages");
         o.OfflineQueueTotalBytes = r.Long(nameof(o.OfflineQueueTotalBytes), o.OfflineQueueTotalBytes, 1024, long.MaxValue, "bytes");
+        o.OfflineQueueTotalMessages = r.Int(nameof(o.OfflineQueueTotalMessages), o.OfflineQueueTotalMessages, 1, int.MaxValue, "messages");
+        o.OfflineQueuePerSender = r.Int(nameof(o.OfflineQueuePerSender), o.OfflineQueuePerSender, 1, 1_000_000, "messages");
+        o.OfflineQueuePerSenderBytes = r.Int(nameof(o.OfflineQueuePerSenderBytes), o.OfflineQueuePerSenderBytes, 1024, int.MaxValue, "bytes");
+        o.MaxIdLength = r.Int(nameof(o.MaxIdLength), o.MaxIdLength, 36, 256, "characters", " (generated ids have 36)");
+        o.ClientIpv6PrefixLength = r.Int(nameof(o.ClientIpv6PrefixLength), o.ClientIpv6PrefixLength, 32, 128, "bits");
+        o.MaxClientPartitions = r.Int(nameof(o.MaxClientPartitions), o.MaxClientPartitions, 16, int.MaxValue, "clients");
         o.CorsOrigins = r.List(nameof(o.CorsOrigins), o.CorsOrigins);
         o.Proxied = r.Bool(nameof(o.Proxied), o.Proxied);
         o.KnownProxies = r.List(nameof(o.KnownProxies), o.KnownProxies);
@@ -77,6 +88,7 @@ public static class SignalingConfiguration
         o.InlineScheduling = r.Bool(nameof(o.InlineScheduling), o.InlineScheduling);
         o.EpollTransport = r.Bool(nameof(o.EpollTransport), o.EpollTransport);
 
+        CheckBudgets(r, o, errors);
         CheckPath(r, o, errors);
         CheckKey(r, o, environment, errors);
         CheckOrigins(r, o, errors);
@@ -143,13 +155,35 @@ public static class SignalingConfiguration
         nameof(SignalingOptions.Port), nameof(SignalingOptions.Path), nameof(SignalingOptions.Key),
         nameof(SignalingOptions.AliveTimeout), nameof(SignalingOptions.ExpireTimeout), nameof(SignalingOptions.ConcurrentLimit),
         nameof(SignalingOptions.MaxConnections), nameof(SignalingOptions.AllowDiscovery), nameof(SignalingOptions.CleanupOutMsgs), nameof(SignalingOptions.LivenessCheckInterval),
-        nameof(SignalingOptions.MaxMessageBytes), nameof(SignalingOptions.SendQueueCapacity), nameof(SignalingOptions.OfflineQueuePerPeer),
-        nameof(SignalingOptions.OfflineQueueTotalBytes), nameof(SignalingOptions.CorsOrigins), nameof(SignalingOptions.Proxied),
+        nameof(SignalingOptions.MaxMessageBytes), nameof(SignalingOptions.SendQueueCapacity), nameof(SignalingOptions.SendQueueBytes),
+        nameof(SignalingOptions.RelayMessagesPerSecond), nameof(SignalingOptions.RelayMessageBurst), nameof(SignalingOptions.RelayBytesPerSecond),
+        nameof(SignalingOptions.RelayByteBurst), nameof(SignalingOptions.OfflineQueuePerPeer),
+        nameof(SignalingOptions.OfflineQueueTotalBytes), nameof(SignalingOptions.OfflineQueueTotalMessages), nameof(SignalingOptions.OfflineQueuePerSender),
+        nameof(SignalingOptions.OfflineQueuePerSenderBytes), nameof(SignalingOptions.MaxIdLength), nameof(SignalingOptions.ClientIpv6PrefixLength),
+        nameof(SignalingOptions.MaxClientPartitions), nameof(SignalingOptions.CorsOrigins), nameof(SignalingOptions.Proxied),
         nameof(SignalingOptions.KnownProxies), nameof(SignalingOptions.MaxConnectionsPerIp), nameof(SignalingOptions.RateLimitEnabled),
         nameof(SignalingOptions.RateLimitMax), nameof(SignalingOptions.RateLimitWindow), nameof(SignalingOptions.TlsCertificatePath),
         nameof(SignalingOptions.TlsKeyPath), nameof(SignalingOptions.TlsCertificatePassword),
         nameof(SignalingOptions.UpgradeFastPath), nameof(SignalingOptions.InlineScheduling), nameof(SignalingOptions.EpollTransport),
     ];
+
+    // A budget smaller than one message would refuse every message of the largest allowed size.
+    private static void CheckBudgets(Reader r, SignalingOptions o, List<string> errors)
+    {
+        foreach (var (setting, value) in new[]
+        {
+            (nameof(o.SendQueueBytes), (long)o.SendQueueBytes),
+            (nameof(o.RelayByteBurst), o.RelayByteBurst),
+            (nameof(o.OfflineQueuePerSenderBytes), o.OfflineQueuePerSenderBytes),
+            (nameof(o.OfflineQueueTotalBytes), o.OfflineQueueTotalBytes),
+        })
+        {
+            if (value < o.MaxMessageBytes)
+            {
+                errors.Add($"{r.NameOf(setting)} must be at least {r.NameOf(nameof(o.MaxMessageBytes))} ({o.MaxMessageBytes} bytes), got '{value}'");
+            }
+        }
+    }
 
     private static void CheckPath(Reader r, SignalingOptions o, List<string> errors)
     {

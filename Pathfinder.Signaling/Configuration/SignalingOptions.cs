@@ -41,17 +41,53 @@ public sealed class SignalingOptions
     /// <summary>Period of the liveness sweep (ms).</summary>
     public int LivenessCheckInterval { get; set; } = 1_000;
 
-    /// <summary>Largest accepted WebSocket message in bytes; a larger one closes that sender (1009).</summary>
-    public int MaxMessageBytes { get; set; } = 512 * 1024;
+    /// <summary>Largest accepted WebSocket message in bytes (64 KiB covers a large SDP); a larger one closes that sender (1009).</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Messages waiting to be written to one peer; a peer that lets it fill up is a slow consumer and is closed.</summary>
+    /// <summary>Frames waiting to be written to one peer; a peer that lets it fill up is a slow consumer and is closed.</summary>
     public int SendQueueCapacity { get; set; } = 512;
+
+    /// <summary>
+    /// Bytes waiting to be written to one peer (control-frame replies included); a peer that lets it fill up is a slow
+    /// consumer and is closed. At least <see cref="MaxMessageBytes"/>.
+    /// </summary>
+    public int SendQueueBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Relayed messages (OFFER, ANSWER, CANDIDATE, LEAVE) one connection may send per second on average (token bucket refill).</summary>
+    public int RelayMessagesPerSecond { get; set; } = 400;
+
+    /// <summary>Relayed messages one connection may send in a burst (token bucket size).</summary>
+    public int RelayMessageBurst { get; set; } = 4_000;
+
+    /// <summary>Relayed bytes one connection may send per second on average (token bucket refill).</summary>
+    public int RelayBytesPerSecond { get; set; } = 1024 * 1024;
+
+    /// <summary>Relayed bytes one connection may send in a burst (token bucket size); at least <see cref="MaxMessageBytes"/>.</summary>
+    public int RelayByteBurst { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>Messages kept for one offline destination.</summary>
     public int OfflineQueuePerPeer { get; set; } = 256;
 
-    /// <summary>Bytes kept in all offline queues together.</summary>
+    /// <summary>Bytes kept in all offline queues together (in memory, or across the cluster in Redis).</summary>
     public long OfflineQueueTotalBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Messages kept in all offline queues together (in memory, or across the cluster in Redis).</summary>
+    public int OfflineQueueTotalMessages { get; set; } = 100_000;
+
+    /// <summary>Messages one sender may have waiting in offline queues; past it the sender gets EXPIRE at once.</summary>
+    public int OfflineQueuePerSender { get; set; } = 256;
+
+    /// <summary>Bytes one sender may have waiting in offline queues; past it the sender gets EXPIRE at once.</summary>
+    public int OfflineQueuePerSenderBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Longest accepted peer id (and message <c>dst</c>); ids follow the PeerJS client's rule.</summary>
+    public int MaxIdLength { get; set; } = 64;
+
+    /// <summary>Per-client limits group IPv6 clients by this prefix length (a /64 is one subscriber's network).</summary>
+    public int ClientIpv6PrefixLength { get; set; } = 64;
+
+    /// <summary>Most client groups (IPs, IPv6 prefixes) the per-client limits track at once; past it new clients are refused.</summary>
+    public int MaxClientPartitions { get; set; } = 50_000;
 
     /// <summary>
     /// Origins allowed to use the HTTP API and to open sockets: exact origins (<c>https://grafana.example.com</c>) or
