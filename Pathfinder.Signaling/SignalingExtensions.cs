@@ -50,6 +50,7 @@ public static class SignalingExtensions
         services.AddSingleton<PeerJsSocketEndpoint>();
         services.AddPeerJsHttp(settings, builder.Environment);
         builder.AddPrometheusScraping();
+        services.AddTraceRedaction(settings.NormalizedPath);
         return builder;
     }
 

@@ -1,7 +1,7 @@
 namespace Pathfinder.Signaling.Configuration;
 
 /// <summary>
-/// What the Production environment refuses to start with: no key, a well-known default key, or a weak key. A key
+/// What every environment except Development refuses to start with: no key, a well-known default key, or a weak key. A key
 /// is strong when it has at least <see cref="MinimumKeyLength"/> characters and some variety (as
 /// <see cref="AccessKey.Generate"/> produces). Messages never contain the key itself.
 /// </summary>

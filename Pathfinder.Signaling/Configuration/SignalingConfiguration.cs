@@ -196,7 +196,8 @@ public static class SignalingConfiguration
 
     private static void CheckKey(Reader r, SignalingOptions o, IHostEnvironment environment, List<string> errors)
     {
-        if (environment.IsProduction())
+        // Every environment but Development faces real clients (Staging, Production, custom names): a strong key.
+        if (!environment.IsDevelopment())
         {
             if (ProductionGuard.CheckKey(o.Key, r.Source(nameof(o.Key))) is { } problem)
             {
