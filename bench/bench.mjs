@@ -152,15 +152,6 @@ const SERVERS = {
       return { procs: [child], pids: [child.pid], auxPids: [], key, urls: [`ws://127.0.0.1:${port}/pathfinder/peerjs`] };
     },
   },
-  // Not in the default set: the same single replica on Kestrel's socket transport, to compare transports in one run.
-  pf1s: {
-    title: "Pathfinder, 1 replica (in-memory), Kestrel's socket transport",
-    async up(tag) {
-      const port = await freePort();
-      const { child, key } = await withFallback(() => startPathfinder(`pf1s-${tag}`, port, { Signaling__EpollTransport: 'false' }));
-      return { procs: [child], pids: [child.pid], auxPids: [], key, urls: [`ws://127.0.0.1:${port}/pathfinder/peerjs`] };
-    },
-  },
   pf2: {
     title: 'Pathfinder, 2 replicas + redis (every relay crosses Redis)',
     sameReplicaLatency: true,

@@ -86,7 +86,6 @@ public static class SignalingConfiguration
         o.TlsCertificatePassword = r.Text(nameof(o.TlsCertificatePassword), o.TlsCertificatePassword);
         o.UpgradeFastPath = r.Bool(nameof(o.UpgradeFastPath), o.UpgradeFastPath);
         o.InlineScheduling = r.Bool(nameof(o.InlineScheduling), o.InlineScheduling);
-        o.EpollTransport = r.Bool(nameof(o.EpollTransport), o.EpollTransport);
 
         CheckBudgets(r, o, errors);
         CheckPath(r, o, errors);
@@ -164,7 +163,7 @@ public static class SignalingConfiguration
         nameof(SignalingOptions.KnownProxies), nameof(SignalingOptions.MaxConnectionsPerIp), nameof(SignalingOptions.RateLimitEnabled),
         nameof(SignalingOptions.RateLimitMax), nameof(SignalingOptions.RateLimitWindow), nameof(SignalingOptions.TlsCertificatePath),
         nameof(SignalingOptions.TlsKeyPath), nameof(SignalingOptions.TlsCertificatePassword),
-        nameof(SignalingOptions.UpgradeFastPath), nameof(SignalingOptions.InlineScheduling), nameof(SignalingOptions.EpollTransport),
+        nameof(SignalingOptions.UpgradeFastPath), nameof(SignalingOptions.InlineScheduling),
     ];
 
     // A budget smaller than one message would refuse every message of the largest allowed size.

@@ -131,9 +131,6 @@ public sealed class SignalingOptions
     /// <summary>Kestrel's socket transport runs socket completions inline (no thread hop per message).</summary>
     public bool InlineScheduling { get; set; } = true;
 
-    /// <summary>TCP endpoints run on the service's epoll transport where it is available (Linux x64/arm64).</summary>
-    public bool EpollTransport { get; set; } = true;
-
     /// <summary>Whether rate limiting is on in this environment.</summary>
     public bool RateLimitingOn(IHostEnvironment environment) => RateLimitEnabled ?? !environment.IsDevelopment();
 

@@ -1,14 +1,10 @@
-using Microsoft.AspNetCore.Connections;
 using Pathfinder.Signaling.Configuration;
-using Pathfinder.Signaling.Transport.Epoll;
 
 namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
 /// Kestrel settings that matter for many small, long-lived WebSockets on few cores (measured with bench/run.sh):
-/// TCP endpoints run on the epoll transport where it is available (<see cref="EpollTransportFactory"/>; off with
-/// <c>Signaling:EpollTransport=false</c>); on Kestrel's socket transport, socket completions run application code
-/// inline instead of hopping to another thread pool thread
+/// on Kestrel's socket transport, socket completions run application code inline instead of hopping to another thread pool thread
 /// (<c>UnsafePreferInlineScheduling</c>: safe here because nothing on the relay path blocks; off with
 /// <c>Signaling:InlineScheduling=false</c>), and PeerJS upgrades are taken straight off the connection
 /// (<see cref="PeerJsUpgradeFastPath"/>; off with <c>Signaling:UpgradeFastPath=false</c>). Connections are capped below the
@@ -19,12 +15,6 @@ public static class KestrelTuning
     public static WebApplicationBuilder UseSignalingSockets(this WebApplicationBuilder builder, SignalingOptions settings)
     {
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = settings.InlineScheduling);
-        if (settings.EpollTransport && EpollTransportFactory.IsSupported)
-        {
-            // Registered after the socket transport, so Kestrel asks it first (it binds TCP endpoints only).
-            builder.Services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
-        }
-
         builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
         var fastPathOn = settings.UpgradeFastPath;
         builder.WebHost.ConfigureKestrel(kestrel =>

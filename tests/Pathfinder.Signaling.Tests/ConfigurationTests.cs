@@ -117,7 +117,6 @@ public sealed partial class ConfigurationTests
         { "LOG_FORMAT", "xml", "LOG_FORMAT must be one of simple, json, systemd, got 'xml'" },
         { "Signaling:AliveTimeout", "abc", "Signaling:AliveTimeout must be a whole number of milliseconds ≥ 1000, got 'abc'" },
         { "Signaling:AllowDiscovery", "yes please", "Signaling:AllowDiscovery must be true or false, got 'yes please'" },
-        { "Signaling:EpollTransport", "maybe", "Signaling:EpollTransport must be true or false, got 'maybe'" },
         { "Signaling:UpgradeFastPath", "fast", "Signaling:UpgradeFastPath must be true or false, got 'fast'" },
         { "Signaling:InlineScheduling", "2", "Signaling:InlineScheduling must be true or false, got '2'" },
         { "Signaling:OfflineQueueTotalBytes", "10", "Signaling:OfflineQueueTotalBytes must be a whole number of bytes ≥ 1024, got '10'" },
