@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Pathfinder.GrafanaDev;
 
 namespace Pathfinder.AppHost;
@@ -42,7 +41,7 @@ public static class RedisBuilderExtensions
     }
 
     /// <summary>
-    /// A redis-server process on a free loopback port without persistence, health-checked with PING so that
+    /// A redis-server process on a free loopback port without persistence, health-checked (PING) so that
     /// <c>WaitFor(redis)</c> waits until it answers.
     /// </summary>
     public static IResourceBuilder<RedisServerResource> AddRedisServer(
@@ -55,8 +54,10 @@ public static class RedisBuilderExtensions
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(redis, async (_, ct) =>
             connectionString = await redis.ConnectionStringExpression.GetValueAsync(ct).ConfigureAwait(false));
         var healthKey = $"{name}_check";
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            healthKey, _ => new RedisPingHealthCheck(() => connectionString), failureStatus: null, tags: null));
+        // The same Redis health check Aspire.Hosting.Redis registers for its container (AspNetCore.HealthChecks.Redis).
+        builder.Services.AddHealthChecks().AddRedis(
+            _ => connectionString ?? throw new InvalidOperationException($"the endpoint of '{name}' is not allocated yet"),
+            name: healthKey);
 
         return builder.AddResource(redis)
             .WithEndpoint(name: RedisServerResource.PrimaryEndpointName, scheme: "tcp")
