@@ -43,6 +43,7 @@ bash scripts/netns-run.sh dotnet test Pathfinder.sln --no-build -nologo \
 status=$?
 
 passed=0 failed=0 skipped=0 total=0
+durations=()
 shopt -s nullglob
 for trx in "$results"/*.trx; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
@@ -53,7 +54,18 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0} + ${a:-0}))
   skipped=$((skipped + ${n:-0}))
+  # The time each test project took (its run's start to finish), so a slow project shows at once.
+  times=$(grep -o '<Times [^>]*>' "$trx" | head -n 1)
+  start=$(echo "$times" | sed -n 's/.* start="\([^"]*\)".*/\1/p'); finish=$(echo "$times" | sed -n 's/.* finish="\([^"]*\)".*/\1/p')
+  project=$(grep -o 'storage="[^"]*"' "$trx" | head -n 1 | sed 's/.*\/\([^/]*\)\.dll"/\1/')
+  if [ -n "$start" ] && [ -n "$finish" ]; then
+    durations+=("$(printf '%6ds  %s: %s passed, %s failed' $(( $(date -d "$finish" +%s) - $(date -d "$start" +%s) )) "${project:-$trx}" "${p:-0}" "$((${f:-0} + ${e:-0} + ${x:-0} + ${a:-0}))")")
+  fi
 done
+if [ ${#durations[@]} -gt 0 ]; then
+  echo "Time per test project:"
+  printf '%s\n' "${durations[@]}"
+fi
 
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The run failed without a failed test (a crashed test host, a project that never reported): count it.
