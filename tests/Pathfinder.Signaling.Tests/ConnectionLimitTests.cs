@@ -102,6 +102,10 @@ public sealed class ConnectionLimitTests
             {
                 peers.Add(await PeerClient.ConnectAsync(host.SocketUri));
             }
+
+            // Past the default per-IP limit (50) every socket is a registered peer: the last reaches the first.
+            await peers[^1].SendToAsync("OFFER", peers[0].Id, "\"sixtieth\"");
+            Assert.Equal($$"""{"type":"OFFER","src":"{{peers[^1].Id}}","dst":"{{peers[0].Id}}","payload":"sixtieth"}""", await peers[0].ReceiveAsync());
         }
         finally
         {

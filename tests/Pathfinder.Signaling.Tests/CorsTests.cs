@@ -104,6 +104,8 @@ public sealed class CorsTests
     {
         await using var host = await StartAsync();
         await using var peer = await PeerClient.ConnectAsync(host.SocketUri);
+        await peer.SendToAsync("OFFER", peer.Id, "\"self\"");
+        Assert.Equal($$"""{"type":"OFFER","src":"{{peer.Id}}","dst":"{{peer.Id}}","payload":"self"}""", await peer.ReceiveAsync());
     }
 
     [Fact]

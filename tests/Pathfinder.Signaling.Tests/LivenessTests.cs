@@ -44,7 +44,10 @@ public sealed class LivenessTests
             ["Signaling:LivenessCheckInterval"] = "100",
         });
         await using var peer = await PeerClient.ConnectAsync(host.SocketUri);
-        await peer.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+        var before = await peer.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(before);
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, peer.CloseStatus);
+        Assert.Equal("No heartbeat", peer.Socket.CloseStatusDescription);
     }
 
     [Fact]
@@ -55,6 +58,11 @@ public sealed class LivenessTests
         var first = await PeerClient.ConnectAsync(host.SocketUri, id, token: "one");
         await first.DisposeAsync();
         await using var second = await PeerClient.ConnectAsync(host.SocketUri, id, token: "two");
+
+        // The id now routes to the second token's socket.
+        await using var other = await PeerClient.ConnectAsync(host.SocketUri);
+        await other.SendToAsync("OFFER", id, "\"to-second\"");
+        Assert.Equal($$"""{"type":"OFFER","src":"{{other.Id}}","dst":"{{id}}","payload":"to-second"}""", await second.ReceiveAsync());
     }
 
     [Fact]

@@ -74,6 +74,8 @@ public sealed class ProductionGuardTests
     {
         await using var host = await StartProductionAsync(("Signaling:Key", Hardening.StrongKey));
         await using var peer = await PeerClient.ConnectAsync(host.SocketUri, key: Hardening.StrongKey);
+        await using var wrong = await PeerClient.OpenAsync(host.SocketUri, PeerClient.NewId(), null, "pathfinder");
+        Assert.Equal("""{"type":"ERROR","payload":{"msg":"Invalid key provided"}}""", await wrong.ReceiveAsync());
     }
 
     [Fact]
@@ -81,6 +83,8 @@ public sealed class ProductionGuardTests
     {
         await using var host = await SignalingTestHost.StartAsync();
         await using var peer = await PeerClient.ConnectAsync(host.SocketUri, key: "pathfinder");
+        await peer.SendToAsync("OFFER", peer.Id, "\"self\"");
+        Assert.Equal($$"""{"type":"OFFER","src":"{{peer.Id}}","dst":"{{peer.Id}}","payload":"self"}""", await peer.ReceiveAsync());
     }
 
     [Fact]
