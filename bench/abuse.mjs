@@ -105,7 +105,7 @@ class RawPeer {
     this.onText = null;
     this.closed = new Promise((r) => { this.onClosed = r; });
     sock.on('error', () => { });
-    sock.on('close', () => { this.ended = true; this.onClosed(); });
+    sock.on('close', () => { this.ended = true; this.closedAt = now(); this.onClosed(); });
     sock.on('end', () => { this.ended = true; });
     this.localPort = sock.localPort;
   }
@@ -160,21 +160,42 @@ class RawPeer {
     return r === 'drain';
   }
   pause() { this.sock.pause(); }
-  // Whether the server still has us: our side of the TCP connection as the kernel sees it, which works while we are
-  // not reading (a paused socket sees no 'end' or 'close' until it reads).
+  // Whether the server still has us, as the kernel sees the server's end of the connection (both ends are in
+  // /proc/net/tcp on loopback): this works while we are not reading, when a close or FIN from the server may sit
+  // behind megabytes the server could not send yet.
   tcpState() {
     if (this.ended || this.sock.destroyed) return 'closed';
     const hex = (n) => n.toString(16).toUpperCase().padStart(4, '0');
-    const want = `:${hex(this.localPort)} `, peer = `:${hex(this.serverPort)} `;
+    const local = `:${hex(this.serverPort)}`, remote = `:${hex(this.localPort)}`;
     for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
       let text = '';
       try { text = readFileSync(f, 'utf8'); } catch { continue; }
       for (const line of text.split('\n')) {
         const c = line.trim().split(/\s+/);
-        if (c.length > 3 && `${c[1]} `.endsWith(want) && `${c[2]} `.endsWith(peer)) return c[3] === '01' ? 'open' : 'closed';
+        if (c.length > 3 && c[1].endsWith(local) && c[2].endsWith(remote)) return c[3] === '01' ? 'open' : 'closed';
       }
     }
     return 'closed';
+  }
+  // Bytes we wrote that the server has not read yet (ours in Node, then our end's kernel send queue).
+  unsent() {
+    if (this.ended || this.sock.destroyed) return 0;
+    const hex = (n) => n.toString(16).toUpperCase().padStart(4, '0');
+    const local = `:${hex(this.localPort)}`, remote = `:${hex(this.serverPort)}`;
+    for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text = '';
+      try { text = readFileSync(f, 'utf8'); } catch { continue; }
+      for (const line of text.split('\n')) {
+        const c = line.trim().split(/\s+/);
+        if (c.length > 4 && c[1].endsWith(local) && c[2].endsWith(remote)) return this.sock.writableLength + parseInt(c[4].split(':')[0], 16);
+      }
+    }
+    return 0;
+  }
+  // Waits (bounded) until the server has read all we sent, or cut us.
+  async flushed(ms = 20000) {
+    const end = now() + ms;
+    while (now() < end && this.unsent() > 0 && this.tcpState() === 'open') await sleep(100);
   }
   // Reads whatever the server left for us, for at most ms: the close code if there was one.
   async drain(ms = 4000) {
@@ -196,6 +217,9 @@ class RawPeer {
   destroy() { try { this.sock.destroy(); } catch { } }
 }
 
+// What happened to a socket, once drained: the close code if the server sent one before closing.
+const closedBy = (stateBefore, p) => (stateBefore === 'closed' || p.closeCode !== null || p.ended ? (p.outcome() === 'open' ? 'closed (close frame not read)' : p.outcome()) : 'open');
+
 const offer = (dst, totalBytes, extra = '') => {
   const base = `{"type":"OFFER","dst":"${dst}","payload":{${extra}"type":"media","sdp":""}}`;
   const pad = Math.max(0, totalBytes - Buffer.byteLength(base));
@@ -215,6 +239,7 @@ if (argv.includes('--flooder')) {
       if (!(await p.sendBounded(msg, deadline))) break;
       res.sent++;
     }
+    await p.flushed();
     res.ms = now() - t0;
     await sleep(500);
     res.outcome = p.outcome();
@@ -424,6 +449,8 @@ async function attackPing(s) {
   p.pause();
   await sleep(300);
   const rss0 = rssMb(s);
+  let peak = rss0;
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMb(s)); }, 200);
   const batch = Buffer.concat(Array.from({ length: PER_WRITE }, () => frame(9, Buffer.alloc(125, 0x70)))); // the largest control payload
   const deadline = now() + 30000;
   let sent = 0;
@@ -432,11 +459,13 @@ async function attackPing(s) {
     sent += PER_WRITE;
   }
   const sendMs = now() - (deadline - 30000);
+  await p.flushed();
   await sleep(2000); // settle
+  clearInterval(sampler);
   const rss1 = rssMb(s);
   const state = p.tcpState();
   await p.drain(5000);
-  const r = { pingsWritten: sent, sendMs: Math.round(sendMs), rssGrowthMb: rss1 - rss0, rss0, rss1, cut: state === 'closed', clientOutcome: p.outcome(), pongsRead: p.pongs };
+  const r = { pingsWritten: sent, sendMs: Math.round(sendMs), rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peak, rss1) - rss0, rss0, rss1, cut: state === 'closed', clientOutcome: p.outcome(), pongsRead: p.pongs };
   p.destroy();
   return r;
 }
@@ -460,6 +489,7 @@ async function attackLarge(s) {
     if (!(await sender.sendBounded(msg, deadline))) break;
     sent++;
   }
+  await sender.flushed();
   await sleep(2000);
   clearInterval(sampler);
   const rss1 = rssMb(s);
@@ -467,8 +497,7 @@ async function attackLarge(s) {
   await Promise.all([reader.drain(4000), sender.drain(1000)]);
   const r = {
     size, sent, rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peak, rss1) - rss0, senderErrors: errors,
-    reader: readerState === 'closed' || reader.closeCode !== null ? reader.outcome() : 'open',
-    sender: senderState === 'closed' || sender.closeCode !== null ? sender.outcome() : 'open',
+    reader: closedBy(readerState, reader), sender: closedBy(senderState, sender),
   };
   reader.destroy(); sender.destroy();
   // One 500 KB OFFER on a fresh socket: accepted, or refused with which close code.
@@ -521,11 +550,11 @@ async function attackOffline(s) {
   }
   const sendMs = now() - t0;
   const lastSend = now();
+  await sender.flushed();
   await sleep(2000);
   const rss1 = rssMb(s);
   const mem1 = s.rport ? await redisUsedMemory(s.rport) : NaN;
   // Wait (bounded) for every EXPIRE; stop early when all came or the sender is gone.
-  const senderClosedAt = () => (sender.ended ? 'closed' : null);
   while (now() < lastSend + WAIT_MS && !sender.ended) {
     let missing = 0;
     for (let i = 0; i < sent; i++) if (!gotAt[i]) missing++;
@@ -533,18 +562,27 @@ async function attackOffline(s) {
     await sleep(250);
   }
   clearInterval(sampler);
-  let onTime = 0, late = 0, never = 0, maxMs = 0;
+  // Late: the EXPIRE came more than ExpireTimeout + 2 sweep periods after the send. Never: none came although it was
+  // due while the sender was still connected, for a message the server must have taken (the server handles a
+  // socket's messages in order, so everything before the last EXPIREd one; all of them while the sender is open and
+  // got no ERROR); a refused message (ERROR) owes no EXPIRE, so the ERRORs are taken off.
+  const closedAt = sender.ended ? (sender.closedAt ?? now()) : Infinity;
+  let lastExpired = -1;
+  for (let i = 0; i < sent; i++) if (gotAt[i]) lastExpired = i;
+  const taken = Number.isFinite(closedAt) || errors ? lastExpired + 1 : sent;
+  let onTime = 0, late = 0, missing = 0, unknown = 0, maxMs = 0;
   for (let i = 0; i < sent; i++) {
-    if (!gotAt[i]) { never++; continue; }
+    if (!gotAt[i]) { if (i < taken && sentAt[i] + LATE_MS < closedAt) missing++; else unknown++; continue; }
     const d = gotAt[i] - sentAt[i];
     maxMs = Math.max(maxMs, d);
     if (d > LATE_MS) late++; else onTime++;
   }
+  const never = Math.max(0, missing - errors);
   const r = {
-    sent, sendMs: Math.round(sendMs), rssGrowthMb: rss1 - rss0, peakRssGrowthMb: Math.max(peakRss, rss1) - rss0,
+    sent, sendMs: Math.round(sendMs), rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peakRss, rss1) - rss0,
     redisGrowthMb: (mem1 - mem0) / 1048576, redisPeakGrowthMb: (Math.max(peakMem, mem1) - mem0) / 1048576,
-    expireOnTime: onTime, expireLate: late, expireNever: never, expireMaxMs: Math.round(maxMs), errors, strays,
-    sender: senderClosedAt() ? sender.outcome() : 'open',
+    expireOnTime: onTime, expireLate: late, expireNever: never, expireUnknown: unknown, senderClosedAfterMs: Number.isFinite(closedAt) ? Math.round(closedAt - t0) : null, expireMaxMs: Math.round(maxMs), errors, strays,
+    sender: closedBy(sender.tcpState(), sender),
   };
   sender.destroy();
   return r;
@@ -619,7 +657,7 @@ async function attackSlow(s) {
     const pct = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN);
     return {
       samples: sorted.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1], rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peak, rss1) - rss0,
-      flooder: fl, reader: readerState === 'closed' || reader.closeCode !== null ? reader.outcome() : 'open', pairSocketsClosed: closedPairs,
+      flooder: fl, reader: closedBy(readerState, reader), pairSocketsClosed: closedPairs,
     };
   } finally {
     stopped = true;
@@ -629,40 +667,62 @@ async function attackSlow(s) {
 }
 
 async function attackTwice(s) {
-  const N = 5, STALL_MS = 2500;
-  const holders = [], challengers = [];
+  // A claim waiting on a stalled Redis times out (AsyncTimeout, 2 s) only when the client's heartbeat notices, so a
+  // 2.5 s stall may or may not cross it: stalls of 2.5 s (the issue's) and of 4 s, challengers at staggered offsets.
+  const STALLS = (opt('--stalls', '2500,2500,4000,4000')).split(',').map(Number), PER_ROUND = 3, OFFSET_MS = 150;
+  const holders = [], challengers = new Map(), answers = new Map(), stallOf = new Map();
+  let resumed = 0;
   try {
-    for (let i = 0; i < N; i++) {
-      const h = await RawPeer.connect(s, 0, `tw${i}x${uid()}`, `holder${i}`);
-      if (h.openError) throw new Error(`holder not opened: ${h.openError}`);
-      holders.push(h);
+    for (let round = 0; round < STALLS.length; round++) {
+      const mine = [];
+      for (let i = 0; i < PER_ROUND; i++) {
+        const h = await RawPeer.connect(s, 0, `tw${round}n${i}x${uid()}`, `holder${round}n${i}`);
+        if (h.openError) throw new Error(`holder not opened: ${h.openError}`);
+        h.closed.then(() => { h.closedMs = now() - (h.stalledAt ?? now()); });
+        holders.push(h); mine.push(h); stallOf.set(h.id, STALLS[round]);
+      }
+      await sleep(500);
+      process.kill(s.redis.pid, 'SIGSTOP');
+      const stalledAt = now();
+      for (const h of mine) h.stalledAt = stalledAt;
+      const resume = sleep(STALLS[round]).then(() => { process.kill(s.redis.pid, 'SIGCONT'); resumed = now(); });
+      const got = await Promise.all(mine.map(async (h, i) => {
+        await sleep(i * OFFSET_MS);
+        const c = await RawPeer.connect(s, 1, h.id, `challenger${round}n${i}`, 15000);
+        c.answeredMs = now() - stalledAt;
+        challengers.set(h.id, c);
+        answers.set(h.id, c.openError ? c.openError.slice(0, 60) : 'OPEN');
+        if (!c.openError) c.closed.then(() => { c.closedMs = now() - stalledAt; });
+        return `${answers.get(h.id).slice(0, 24)} after ${Math.round(c.answeredMs)} ms`;
+      }));
+      await resume;
+      say(`twice: stall ${round + 1}/${STALLS.length} (${STALLS[round]} ms): challengers answered ${JSON.stringify(got)}`);
+      await sleep(1000);
     }
-    await sleep(500);
-    process.kill(s.redis.pid, 'SIGSTOP');
-    const stalledAt = now();
-    let resumed = false;
-    const resume = sleep(STALL_MS).then(() => { process.kill(s.redis.pid, 'SIGCONT'); resumed = now(); });
-    const results = await Promise.all(holders.map(async (h, i) => {
-      const c = await RawPeer.connect(s, 1, h.id, `challenger${i}`, 15000);
-      challengers.push(c);
-      return c.openError ? c.openError.slice(0, 60) : 'OPEN';
-    }));
-    await resume;
-    say(`twice: challengers answered ${JSON.stringify(results)}; waiting one lease (${LEASE_MS} ms) + 2 s`);
+    say(`twice: waiting one lease (${LEASE_MS} ms) + 2 s after the last stall`);
     const end = resumed + LEASE_MS + 2000;
     while (now() < end) await sleep(250);
-    let twice = 0;
-    const detail = [];
-    for (let i = 0; i < N; i++) {
-      const h = holders[i], c = challengers.find((x) => x.id === h.id);
+    const by = {};
+    for (const h of holders) {
+      const c = challengers.get(h.id), stall = stallOf.get(h.id);
+      const o = (by[stall] ??= { ids: 0, opened: 0, heldTwiceAfterLease: 0, detail: [] });
+      o.ids++;
+      if (answers.get(h.id) === 'OPEN') o.opened++;
       const both = c && !c.openError && !c.ended && c.closeCode === null && !h.ended && h.closeCode === null;
-      if (both) twice++;
-      detail.push(`${results[i] === 'OPEN' ? 'OPEN' : 'refused'}${both ? ', both still open' : `, holder ${h.outcome()}, challenger ${c ? (c.openError ? 'refused' : c.outcome()) : '?'}`}`);
+      if (both) o.heldTwiceAfterLease++;
+      // How long both held the id after Redis answered again (a holder that lost it ends the double hold too).
+      if (answers.get(h.id) === 'OPEN') {
+        const ends = [c.closedMs, h.ended ? (h.closedMs ?? Infinity) : Infinity].filter(Number.isFinite);
+        const double = ends.length ? Math.min(...ends) - stall : Infinity;
+        o.longestDoubleMs = Math.max(o.longestDoubleMs ?? 0, double);
+      }
+      o.detail.push(`${answers.get(h.id)?.slice(0, 40)} after ${Math.round(c?.answeredMs)} ms; holder ${h.outcome()}; challenger ${c?.openError ? 'refused' : `${c?.outcome()}${c?.closedMs ? ` at ${Math.round(c.closedMs)} ms` : ''}`}`);
     }
-    return { ids: N, stallMs: STALL_MS, stalledMs: Math.round(resumed - stalledAt), challengersOpened: results.filter((x) => x === 'OPEN').length, handedOutTwice: twice, detail };
+    const sum = (k) => Object.values(by).reduce((a, o) => a + o[k], 0);
+    return { stalls: STALLS, byStall: by, ids: holders.length, handedOutTwice: sum('opened'), heldTwiceAfterLease: sum('heldTwiceAfterLease') };
   } finally {
     try { process.kill(s.redis.pid, 'SIGCONT'); } catch { }
-    for (const p of [...holders, ...challengers]) p.destroy();
+    for (const p of [...holders, ...challengers.values()]) p.destroy();
   }
 }
 
@@ -711,21 +771,26 @@ async function main() {
     if (ok) verdict = pfs.length === 0 ? 'n/a' : pfs.some((r) => r.failed) ? 'MISS' : pfs.every(ok) ? 'PASS' : 'MISS';
     rows.push([attack, metric, cell(x.ref, fmt), cell(x.pf1, fmt), cell(x.pf2, fmt), target, verdict]);
   };
-  row('ping', 'RSS growth, 200k pings never read (MB)', (r) => f1(r.rssGrowthMb), '< 32 MB', (r) => r.rssGrowthMb < 32);
+  const mem = (r) => `${f1(r.rssGrowthMb)} (peak ${f1(r.peakGrowthMb)})`;
+  const under = (mb) => (r) => r.rssGrowthMb < mb && r.peakGrowthMb < mb;
+  row('ping', 'RSS growth, 200k pings never read (MB)', mem, '< 32 MB', under(32));
   row('ping', 'client cut? (how)', (r) => (r.cut ? `yes, ${r.clientOutcome}` : `no, ${r.pingsWritten} pings written`));
   row('large', 'largest accepted message (bytes)', (r) => String(r.size));
-  row('large', 'RSS growth, 400 of them to a paused reader (MB)', (r) => f1(r.rssGrowthMb), '< 96 MB', (r) => r.rssGrowthMb < 96);
+  row('large', 'RSS growth, 400 of them to a paused reader (MB)', mem, '< 96 MB', under(96));
   row('large', 'paused reader', (r) => r.reader);
   row('large', `sender (${'sent'} of 400)`, (r) => `${r.sender}, ${r.sent} sent${r.senderErrors ? `, ${r.senderErrors} ERROR` : ''}`);
   row('large', 'one 500 KB OFFER', (r) => r.probe500k, 'refused', (r) => r.probe500k?.startsWith('refused'));
-  row('offline', 'service RSS growth, 5000 x 60 KB to absent ids (MB)', (r) => f1(r.rssGrowthMb), '< 96 MB', (r) => r.rssGrowthMb < 96);
+  row('offline', 'service RSS growth, 5000 x 60 KB to absent ids (MB)', mem, '< 96 MB', under(96));
   if (R.offline?.pf2) row('offline', 'Redis used_memory growth, peak (MB)', (r) => (r.redisPeakGrowthMb === undefined || !Number.isFinite(r.redisPeakGrowthMb) ? 'n/a' : f1(r.redisPeakGrowthMb)), '< 96 MB', (r) => !Number.isFinite(r.redisPeakGrowthMb) || r.redisPeakGrowthMb < 96);
-  row('offline', `EXPIRE late (> ${EXPIRE_TIMEOUT + 2 * SWEEP_MS} ms) / never`, (r) => `${r.expireLate} / ${r.expireNever} of ${r.sent}`, '0 / 0', (r) => r.expireLate === 0 && r.expireNever === 0);
-  row('offline', 'sender', (r) => `${r.sender}${r.errors ? `, ${r.errors} ERROR` : ''}`);
+  row('offline', `EXPIRE late (> ${EXPIRE_TIMEOUT + 2 * SWEEP_MS} ms) / never`, (r) => `${r.expireLate} / ${r.expireNever} of ${r.sent}${r.expireUnknown ? ` (${r.expireUnknown} not due while the sender was open)` : ''}`, '0 / 0', (r) => r.expireLate === 0 && r.expireNever === 0);
+  row('offline', 'sender', (r) => `${r.sender}${r.senderClosedAfterMs !== null ? ` after ${(r.senderClosedAfterMs / 1000).toFixed(1)} s` : ''}, ${r.errors} ERROR, ${r.sent} sent`, 'open, or ERROR first', (r) => r.sender === 'open' || r.errors > 0);
   row('slow', "others' relay latency p50 / p99 (ms)", (r) => `${f2(r.p50)} / ${f2(r.p99)}`, 'p99 < 10 ms', (r) => r.p99 < 10);
-  row('slow', 'RSS growth, 50k x 2 KB to a paused reader (MB)', (r) => f1(r.rssGrowthMb), '< 96 MB', (r) => r.rssGrowthMb < 96);
+  row('slow', 'RSS growth, 50k x 2 KB to a paused reader (MB)', mem, '< 96 MB', under(96));
   row('slow', 'flooder (sent of 50000) / paused reader', (r) => `${r.flooder?.outcome ?? '?'}, ${r.flooder?.sent ?? '?'} sent / ${r.reader}`);
-  row('twice', 'ids handed out twice during a 2.5 s Redis stall', (r) => `${r.handedOutTwice} of ${r.ids}`, '0', (r) => r.handedOutTwice === 0);
+  const stallCells = (r, k) => Object.entries(r.byStall ?? {}).map(([ms, o]) => `${o[k]}/${o.ids} (${(ms / 1000).toFixed(1)} s)`).join(', ');
+  row('twice', 'OPEN for an id held on the other replica, during Redis stalls', (r) => stallCells(r, 'opened'), '0', (r) => r.handedOutTwice === 0);
+  const longest = (r) => Math.max(0, ...Object.values(r.byStall ?? {}).map((o) => o.longestDoubleMs ?? 0));
+  row('twice', `ids still held twice one lease (${LEASE_MS / 1000} s) after Redis answers`, (r) => `${stallCells(r, 'heldTwiceAfterLease')}; longest double hold ${Number.isFinite(longest(r)) ? `${(longest(r) / 1000).toFixed(1)} s` : '> lease'}`, '0', (r) => r.heldTwiceAfterLease === 0);
   row('upgrade', "'(' in a header name (HTTP status)", (r) => String(r.badHeaderName), '4xx', (r) => r.badHeaderName >= 400 && r.badHeaderName < 500);
   row('upgrade', '17 KB request line (HTTP status)', (r) => String(r.longRequestLine), '4xx', (r) => r.longRequestLine >= 400 && r.longRequestLine < 500);
 
@@ -737,8 +802,9 @@ async function main() {
   out.push(`Pathfinder abuse bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit} (working tree), ${os.cpus().length} cores, load avg ${load0[0].toFixed(2)} → ${os.loadavg()[0].toFixed(2)}, wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
   out.push(`Reference: npm peer 1.0.2 (its CLI, key 'pathfinder'). Pathfinder: Release build, Production, generated strong key, shipped limits`);
   out.push(`except RATE_LIMIT_ENABLED=false (every attack comes from 127.0.0.1; the per-IP upgrade rate limit would cut the attacks short)`);
-  out.push(`and MAX_CONNECTIONS_PER_PEER=1000${Object.keys(pfExtraEnv).length ? `; EXPERIMENT env ${JSON.stringify(pfExtraEnv)}` : ''}. Fresh server processes per attack, loopback only; RSS = VmRSS of the`);
-  out.push(`server process(es) after a 2 s settle minus before the attack (both replicas summed for 2 replicas). Details: ${path.relative(repo, path.join(logDir, 'results.json'))}`);
+  out.push(`and MAX_CONNECTIONS_PER_PEER=1000${Object.keys(pfExtraEnv).length ? `; EXPERIMENT env ${JSON.stringify(pfExtraEnv)}` : ''}. Fresh server processes per attack, loopback only; RSS growth = VmRSS of the`);
+  out.push(`server process(es) once it read all we sent + a 2 s settle, minus before the attack (peak: sampled every 200 ms; both replicas summed`);
+  out.push(`for 2 replicas); a memory target needs both under it. Details: ${path.relative(repo, path.join(logDir, 'results.json'))}`);
   out.push('');
   out.push(line(head));
   out.push(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
