@@ -644,8 +644,9 @@ async function attackSlow(s) {
     let peak = rss0;
     const sampler = setInterval(() => { peak = Math.max(peak, rssMb(s)); }, 200);
     measuring = true;
+    const t0 = now();
     const fl = await runFlooder({ server: { port: s.port, key: s.key, path: s.path }, urlIndex: 0, id: `sf${uid()}`, dst: reader.id, count: 50000, bytes: 2048, maxMs: 60000 });
-    await sleep(1000);
+    await sleep(Math.max(1000, 4000 - (now() - t0))); // measure at least 4 s, and 1 s past the flood
     measuring = false;
     await sleep(1000);
     clearInterval(sampler);
