@@ -16,7 +16,8 @@
 //
 // Started by `bash bench/run.sh --abuse [--only ping,offline] [--no-build]` (which publishes and installs first).
 // Flags: --only LIST, --strict (exit 3 on a MISS), --pf-env NAME=VALUE (extra environment for Pathfinder, repeatable),
-// --pf-max-message BYTES (the largest message Pathfinder accepts; default the shipped MaxMessageBytes, 65536).
+// --pf-max-message BYTES (the largest message Pathfinder accepts; default the shipped MaxMessageBytes, 65536),
+// --service DIR (a published Pathfinder.Signaling to attack instead of bench/.work/service; pair with --no-build).
 // Internal: --flooder JSON (the slow-consumer flooder, run as its own process so it does not skew the latency clock).
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -28,6 +29,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const work = path.join(here, '.work');
@@ -253,7 +255,7 @@ const require = createRequire(path.join(work, 'gen', 'package.json'));
 const WebSocket = require('ws');
 
 // ------------------------------------------------------------------ options
-const ATTACKS = ['ping', 'large', 'offline', 'slow', 'twice', 'upgrade'];
+const ATTACKS = ['ping', 'large', 'offline', 'offline100', 'slow', 'twice', 'upgrade'];
 const only = opt('--only', ATTACKS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const a of only) if (!ATTACKS.includes(a)) { say(`unknown attack '${a}' (known: ${ATTACKS.join(', ')})`); process.exit(2); }
 const strict = argv.includes('--strict');
@@ -338,7 +340,8 @@ const rssKb = (pid) => { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(
 
 // ------------------------------------------------------------------ servers
 const refBin = path.join(work, 'ref', 'node_modules', 'peer', 'dist', 'bin', 'peerjs.js');
-const serviceDll = path.join(work, 'service', 'Pathfinder.Signaling.dll');
+// --service DIR: another published build (e.g. of a branch under review) instead of bench/.work/service.
+const serviceDll = path.resolve(opt('--service', path.join(work, 'service')), 'Pathfinder.Signaling.dll');
 const strongKey = randomBytes(24).toString('base64url'); // passes the Production key guard
 const PF_ENV = {
   ASPNETCORE_ENVIRONMENT: 'Production',
@@ -515,77 +518,94 @@ async function attackLarge(s) {
   return r;
 }
 
-async function attackOffline(s) {
+// `senders` sockets share the 5,000 messages (message i from socket i % senders, each socket in order, all at once):
+// one socket is the issue's attack; 100 sockets (50 messages, 3 MB each) stay inside a per-connection relay rate and
+// so reach the offline budgets and the expiry sweep.
+async function attackOffline(s, senders = 1) {
   const COUNT = 5000, SIZE = 60 * 1024, LATE_MS = EXPIRE_TIMEOUT + 2 * SWEEP_MS, WAIT_MS = LATE_MS + 10000;
-  const sender = await RawPeer.connect(s, 0, `os${uid()}`);
-  if (sender.openError) throw new Error(`sender not opened: ${sender.openError}`);
   const prefix = `od${uid()}n`;
   const sentAt = new Array(COUNT).fill(0), gotAt = new Array(COUNT).fill(0);
-  let errors = 0, strays = 0;
-  sender.onText = (type, head) => {
-    if (type === 'ERROR') { errors++; return; }
-    if (type !== 'EXPIRE') return;
-    const src = /"src":"([^"]*)"/.exec(head)?.[1] ?? '';
-    const i = src.startsWith(prefix) ? Number(src.slice(prefix.length)) : -1;
-    if (i >= 0 && i < COUNT && !gotAt[i]) gotAt[i] = now(); else strays++;
-  };
-  await sleep(300);
-  const rss0 = rssMb(s);
-  const mem0 = s.rport ? await redisUsedMemory(s.rport) : NaN;
-  let peakRss = rss0, peakMem = mem0;
-  let sampling = false;
-  const sampler = setInterval(async () => {
-    peakRss = Math.max(peakRss, rssMb(s));
-    if (s.rport && !sampling) { sampling = true; const m = await redisUsedMemory(s.rport, 1000); if (Number.isFinite(m)) peakMem = Math.max(peakMem, m); sampling = false; }
-  }, 250);
-  const pad = 'v'.repeat(SIZE - Buffer.byteLength(offer(`${prefix}${COUNT}`, 0)));
-  const deadline = now() + 60000;
-  let sent = 0;
-  const t0 = now();
-  while (sent < COUNT && now() < deadline) {
-    const m = frame(1, Buffer.from(`{"type":"OFFER","dst":"${prefix}${sent}","payload":{"type":"media","sdp":"${pad}"}}`));
-    sentAt[sent] = now();
-    if (!(await sender.sendBounded(m, deadline))) break;
-    sent++;
+  const socks = [];
+  let strays = 0;
+  try {
+    for (let k = 0; k < senders; k++) {
+      const p = await RawPeer.connect(s, 0, `os${k}x${uid()}`);
+      if (p.openError) throw new Error(`sender ${k} not opened: ${p.openError}`);
+      p.errors = 0; p.sent = 0; p.mine = [];
+      p.onText = (type, head) => {
+        if (type === 'ERROR') { p.errors++; return; }
+        if (type !== 'EXPIRE') return;
+        const src = /"src":"([^"]*)"/.exec(head)?.[1] ?? '';
+        const i = src.startsWith(prefix) ? Number(src.slice(prefix.length)) : -1;
+        if (i >= 0 && i < COUNT && !gotAt[i]) gotAt[i] = now(); else strays++;
+      };
+      socks.push(p);
+    }
+    await sleep(300);
+    const rss0 = rssMb(s);
+    const mem0 = s.rport ? await redisUsedMemory(s.rport) : NaN;
+    let peakRss = rss0, peakMem = mem0;
+    let sampling = false;
+    const sampler = setInterval(async () => {
+      peakRss = Math.max(peakRss, rssMb(s));
+      if (s.rport && !sampling) { sampling = true; const m = await redisUsedMemory(s.rport, 1000); if (Number.isFinite(m)) peakMem = Math.max(peakMem, m); sampling = false; }
+    }, 250);
+    const pad = 'v'.repeat(SIZE - Buffer.byteLength(offer(`${prefix}${COUNT}`, 0)));
+    const deadline = now() + 60000;
+    const t0 = now();
+    await Promise.all(socks.map(async (p, k) => {
+      for (let i = k; i < COUNT && now() < deadline; i += senders) {
+        const m = frame(1, Buffer.from(`{"type":"OFFER","dst":"${prefix}${i}","payload":{"type":"media","sdp":"${pad}"}}`));
+        sentAt[i] = now();
+        if (!(await p.sendBounded(m, deadline))) break;
+        p.mine.push(i); p.sent++;
+      }
+    }));
+    const sendMs = now() - t0;
+    const lastSend = now();
+    for (const p of socks) await p.flushed(Math.max(0, lastSend + 20000 - now()));
+    await sleep(2000);
+    const rss1 = rssMb(s);
+    const mem1 = s.rport ? await redisUsedMemory(s.rport) : NaN;
+    // Wait (bounded) for every EXPIRE; stop early when all came or every sender is gone.
+    while (now() < lastSend + WAIT_MS && socks.some((p) => !p.ended)) {
+      if (socks.every((p) => p.ended || p.mine.every((i) => gotAt[i]))) break;
+      await sleep(250);
+    }
+    clearInterval(sampler);
+    // Late: the EXPIRE came more than ExpireTimeout + 2 sweep periods after the send. Never: none came although it
+    // was due while its sender was still connected, for a message the server must have taken (a socket's messages are
+    // handled in order, so everything before that socket's last EXPIREd one; all of them while the socket is open and
+    // got no ERROR); a refused message (ERROR) owes no EXPIRE, so each socket's ERRORs are taken off.
+    let onTime = 0, late = 0, never = 0, unknown = 0, maxMs = 0, errors = 0, sent = 0, closedWithoutError = 0;
+    const outcomes = {};
+    for (const p of socks) {
+      const closedAt = p.ended ? (p.closedAt ?? now()) : Infinity;
+      let taken = p.mine.length;
+      if (Number.isFinite(closedAt) || p.errors) { taken = 0; p.mine.forEach((i, n) => { if (gotAt[i]) taken = n + 1; }); }
+      let missing = 0;
+      p.mine.forEach((i, n) => {
+        if (!gotAt[i]) { if (n < taken && sentAt[i] + LATE_MS < closedAt) missing++; else unknown++; return; }
+        const d = gotAt[i] - sentAt[i];
+        maxMs = Math.max(maxMs, d);
+        if (d > LATE_MS) late++; else onTime++;
+      });
+      never += Math.max(0, missing - p.errors);
+      errors += p.errors; sent += p.sent;
+      if (closedBy(p.tcpState(), p) !== 'open' && p.errors === 0) closedWithoutError++;
+      const o = `${closedBy(p.tcpState(), p)}${Number.isFinite(closedAt) ? ` after ${((closedAt - t0) / 1000).toFixed(1)} s` : ''}`;
+      outcomes[o] = (outcomes[o] ?? 0) + 1;
+    }
+    return {
+      senders, sent, sendMs: Math.round(sendMs), rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peakRss, rss1) - rss0,
+      redisGrowthMb: (mem1 - mem0) / 1048576, redisPeakGrowthMb: (Math.max(peakMem, mem1) - mem0) / 1048576,
+      expireOnTime: onTime, expireLate: late, expireNever: never, expireUnknown: unknown, expireMaxMs: Math.round(maxMs), errors, strays,
+      sender: senders === 1 ? Object.keys(outcomes)[0] : Object.entries(outcomes).map(([o, n]) => `${n} ${o}`).join('; '),
+      closedWithoutError, sendersOpen: socks.filter((p) => closedBy(p.tcpState(), p) === 'open').length,
+    };
+  } finally {
+    for (const p of socks) p.destroy();
   }
-  const sendMs = now() - t0;
-  const lastSend = now();
-  await sender.flushed();
-  await sleep(2000);
-  const rss1 = rssMb(s);
-  const mem1 = s.rport ? await redisUsedMemory(s.rport) : NaN;
-  // Wait (bounded) for every EXPIRE; stop early when all came or the sender is gone.
-  while (now() < lastSend + WAIT_MS && !sender.ended) {
-    let missing = 0;
-    for (let i = 0; i < sent; i++) if (!gotAt[i]) missing++;
-    if (missing === 0) break;
-    await sleep(250);
-  }
-  clearInterval(sampler);
-  // Late: the EXPIRE came more than ExpireTimeout + 2 sweep periods after the send. Never: none came although it was
-  // due while the sender was still connected, for a message the server must have taken (the server handles a
-  // socket's messages in order, so everything before the last EXPIREd one; all of them while the sender is open and
-  // got no ERROR); a refused message (ERROR) owes no EXPIRE, so the ERRORs are taken off.
-  const closedAt = sender.ended ? (sender.closedAt ?? now()) : Infinity;
-  let lastExpired = -1;
-  for (let i = 0; i < sent; i++) if (gotAt[i]) lastExpired = i;
-  const taken = Number.isFinite(closedAt) || errors ? lastExpired + 1 : sent;
-  let onTime = 0, late = 0, missing = 0, unknown = 0, maxMs = 0;
-  for (let i = 0; i < sent; i++) {
-    if (!gotAt[i]) { if (i < taken && sentAt[i] + LATE_MS < closedAt) missing++; else unknown++; continue; }
-    const d = gotAt[i] - sentAt[i];
-    maxMs = Math.max(maxMs, d);
-    if (d > LATE_MS) late++; else onTime++;
-  }
-  const never = Math.max(0, missing - errors);
-  const r = {
-    sent, sendMs: Math.round(sendMs), rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peakRss, rss1) - rss0,
-    redisGrowthMb: (mem1 - mem0) / 1048576, redisPeakGrowthMb: (Math.max(peakMem, mem1) - mem0) / 1048576,
-    expireOnTime: onTime, expireLate: late, expireNever: never, expireUnknown: unknown, senderClosedAfterMs: Number.isFinite(closedAt) ? Math.round(closedAt - t0) : null, expireMaxMs: Math.round(maxMs), errors, strays,
-    sender: closedBy(sender.tcpState(), sender),
-  };
-  sender.destroy();
-  return r;
 }
 
 function runFlooder(cfg) {
@@ -644,10 +664,13 @@ async function attackSlow(s) {
     let peak = rss0;
     const sampler = setInterval(() => { peak = Math.max(peak, rssMb(s)); }, 200);
     measuring = true;
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
     const t0 = now();
     const fl = await runFlooder({ server: { port: s.port, key: s.key, path: s.path }, urlIndex: 0, id: `sf${uid()}`, dst: reader.id, count: 50000, bytes: 2048, maxMs: 60000 });
     await sleep(Math.max(1000, 4000 - (now() - t0))); // measure at least 4 s, and 1 s past the flood
     measuring = false;
+    lag.disable();
     await sleep(1000);
     clearInterval(sampler);
     const rss1 = rssMb(s);
@@ -657,7 +680,7 @@ async function attackSlow(s) {
     const sorted = samples.slice().sort((x, y) => x - y);
     const pct = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN);
     return {
-      samples: sorted.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1], rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peak, rss1) - rss0,
+      generatorLagMaxMs: lag.max / 1e6, samples: sorted.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1], rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peak, rss1) - rss0,
       flooder: fl, reader: closedBy(readerState, reader), pairSocketsClosed: closedPairs,
     };
   } finally {
@@ -741,7 +764,8 @@ async function attackUpgrade(s) {
 const PLAN = {
   ping: { kinds: ['ref', 'pf1'], fn: attackPing },
   large: { kinds: ['ref', 'pf1'], fn: attackLarge },
-  offline: { kinds: ['ref', 'pf1', 'pf2'], fn: attackOffline },
+  offline: { kinds: ['ref', 'pf1', 'pf2'], fn: (s) => attackOffline(s, 1) },
+  offline100: { kinds: ['ref', 'pf1', 'pf2'], fn: (s) => attackOffline(s, 100) },
   slow: { kinds: ['ref', 'pf1', 'pf2'], fn: attackSlow },
   twice: { kinds: ['pf2'], fn: attackTwice },
   upgrade: { kinds: ['ref', 'pf1'], fn: attackUpgrade },
@@ -779,13 +803,16 @@ async function main() {
   row('large', 'largest accepted message (bytes)', (r) => String(r.size));
   row('large', 'RSS growth, 400 of them to a paused reader (MB)', mem, '< 96 MB', under(96));
   row('large', 'paused reader', (r) => r.reader);
-  row('large', `sender (${'sent'} of 400)`, (r) => `${r.sender}, ${r.sent} sent${r.senderErrors ? `, ${r.senderErrors} ERROR` : ''}`);
+  row('large', 'sender (of 400 sent)', (r) => `${r.sender}, ${r.sent} sent${r.senderErrors ? `, ${r.senderErrors} ERROR` : ''}`);
   row('large', 'one 500 KB OFFER', (r) => r.probe500k, 'refused', (r) => r.probe500k?.startsWith('refused'));
-  row('offline', 'service RSS growth, 5000 x 60 KB to absent ids (MB)', mem, '< 96 MB', under(96));
-  if (R.offline?.pf2) row('offline', 'Redis used_memory growth, peak (MB)', (r) => (r.redisPeakGrowthMb === undefined || !Number.isFinite(r.redisPeakGrowthMb) ? 'n/a' : f1(r.redisPeakGrowthMb)), '< 96 MB', (r) => !Number.isFinite(r.redisPeakGrowthMb) || r.redisPeakGrowthMb < 96);
-  row('offline', `EXPIRE late (> ${EXPIRE_TIMEOUT + 2 * SWEEP_MS} ms) / never`, (r) => `${r.expireLate} / ${r.expireNever} of ${r.sent}${r.expireUnknown ? ` (${r.expireUnknown} not due while the sender was open)` : ''}`, '0 / 0', (r) => r.expireLate === 0 && r.expireNever === 0);
-  row('offline', 'sender', (r) => `${r.sender}${r.senderClosedAfterMs !== null ? ` after ${(r.senderClosedAfterMs / 1000).toFixed(1)} s` : ''}, ${r.errors} ERROR, ${r.sent} sent`, 'open, or ERROR first', (r) => r.sender === 'open' || r.errors > 0);
+  for (const [attack, what] of [['offline', 'from 1 socket'], ['offline100', 'from 100 sockets']]) {
+    row(attack, `service RSS growth, 5000 x 60 KB to absent ids ${what} (MB)`, mem, '< 96 MB', under(96));
+    if (R[attack]?.pf2) row(attack, 'Redis used_memory growth, peak (MB)', (r) => (r.redisPeakGrowthMb === undefined || !Number.isFinite(r.redisPeakGrowthMb) ? 'n/a' : f1(r.redisPeakGrowthMb)), '< 96 MB', (r) => !Number.isFinite(r.redisPeakGrowthMb) || r.redisPeakGrowthMb < 96);
+    row(attack, `EXPIRE late (> ${EXPIRE_TIMEOUT + 2 * SWEEP_MS} ms) / never`, (r) => `${r.expireLate} / ${r.expireNever} of ${r.sent}${r.expireUnknown ? ` (${r.expireUnknown} not due while the sender was open)` : ''}`, '0 / 0', (r) => r.expireLate === 0 && r.expireNever === 0);
+    row(attack, attack === 'offline' ? 'sender' : 'senders', (r) => `${r.sender}, ${r.errors} ERROR${attack === 'offline' ? `, ${r.sent} sent` : ''}`, 'open, or ERROR first', (r) => r.closedWithoutError === 0);
+  }
   row('slow', "others' relay latency p50 / p99 (ms)", (r) => `${f2(r.p50)} / ${f2(r.p99)}`, 'p99 < 10 ms', (r) => r.p99 < 10);
+  row('slow', "  the bench's own event-loop delay, max (ms)", (r) => f1(r.generatorLagMaxMs));
   row('slow', 'RSS growth, 50k x 2 KB to a paused reader (MB)', mem, '< 96 MB', under(96));
   row('slow', 'flooder (sent of 50000) / paused reader', (r) => `${r.flooder?.outcome ?? '?'}, ${r.flooder?.sent ?? '?'} sent / ${r.reader}`);
   const stallCells = (r, k) => Object.entries(r.byStall ?? {}).map(([ms, o]) => `${o[k]}/${o.ids} (${(ms / 1000).toFixed(1)} s)`).join(', ');
@@ -801,7 +828,7 @@ async function main() {
   const out = [];
   const commit = (() => { try { return execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).toString().trim(); } catch { return '?'; } })();
   out.push(`Pathfinder abuse bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit} (working tree), ${os.cpus().length} cores, load avg ${load0[0].toFixed(2)} → ${os.loadavg()[0].toFixed(2)}, wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  out.push(`Reference: npm peer 1.0.2 (its CLI, key 'pathfinder'). Pathfinder: Release build, Production, generated strong key, shipped limits`);
+  out.push(`Reference: npm peer 1.0.2 (its CLI, key 'pathfinder'). Pathfinder: ${opt('--service') ? `the build in ${opt('--service')}` : 'Release build'}, Production, generated strong key, shipped limits`);
   out.push(`except RATE_LIMIT_ENABLED=false (every attack comes from 127.0.0.1; the per-IP upgrade rate limit would cut the attacks short)`);
   out.push(`and MAX_CONNECTIONS_PER_PEER=1000${Object.keys(pfExtraEnv).length ? `; EXPERIMENT env ${JSON.stringify(pfExtraEnv)}` : ''}. Fresh server processes per attack, loopback only; RSS growth = VmRSS of the`);
   out.push(`server process(es) once it read all we sent + a 2 s settle, minus before the attack (peak: sampled every 200 ms; both replicas summed`);
