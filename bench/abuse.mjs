@@ -7,6 +7,8 @@
 //             with which code; then one 500 KB OFFER on a fresh socket (accepted or refused)
 //   offline   5,000 × 60 KB OFFERs to absent ids: RSS growth; on two replicas + redis-server also Redis used_memory
 //             growth; EXPIREs late (> ExpireTimeout + 2 sweep periods after the send) or never (bounded wait)
+//   offline100  the same from 100 sockets (3 MB each: inside a per-connection relay rate, so the offline budgets and
+//             the expiry sweep are what is tested)
 //   slow      one peer floods a paused reader with 50,000 × 2 KB OFFERs while 20 pairs ping-pong OFFERs: their relay
 //             latency p50/p99 during the flood, server RSS growth
 //   twice     two replicas on one redis-server: peers hold ids on replica 1, redis-server is SIGSTOPped for 2.5 s,
@@ -14,7 +16,8 @@
 //             got OPEN for an id another socket still holds
 //   upgrade   upgrades with '(' in a header name and with a 17 KB request line: the HTTP status
 //
-// Started by `bash bench/run.sh --abuse [--only ping,offline] [--no-build]` (which publishes and installs first).
+// Started by `bash bench/run.sh --abuse [--only ping,offline] [--no-build]` (which publishes and installs first);
+// bench/README.md describes the figures and targets.
 // Flags: --only LIST, --strict (exit 3 on a MISS), --pf-env NAME=VALUE (extra environment for Pathfinder, repeatable),
 // --pf-max-message BYTES (the largest message Pathfinder accepts; default the shipped MaxMessageBytes, 65536),
 // --service DIR (a published Pathfinder.Signaling to attack instead of bench/.work/service; pair with --no-build).

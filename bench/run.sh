@@ -10,8 +10,9 @@
 # experiments; repeatable, printed in the header), --no-build (reuse bench/.work/service).
 #
 #   bash bench/run.sh --fd-cap   # the open-file limit: one replica at `ulimit -n 20000` offered 20,500 peers (~1 min)
-#   bash bench/run.sh --abuse    # the abuse bench (issue 14): attacks vs the reference, one table (~2.5 min); flags
-#                                # --only ping,large,offline,slow,twice,upgrade, --strict, --pf-env NAME=VALUE
+#   bash bench/run.sh --abuse    # the abuse bench (issue 14): attacks vs the reference, one table (~3.5 min); flags
+#                                # --only ping,large,offline,offline100,slow,twice,upgrade, --strict,
+#                                # --pf-env NAME=VALUE, --service DIR (another published build)
 #
 # Everything it installs or writes goes to bench/.work/ (git-ignored): the Release publish of the service, the
 # reference server and the load generator's `ws` (npm), logs and raw results. Loopback only; every process it
