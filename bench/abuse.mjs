@@ -20,7 +20,8 @@
 // bench/README.md describes the figures and targets.
 // Flags: --only LIST, --strict (exit 3 on a MISS), --pf-env NAME=VALUE (extra environment for Pathfinder, repeatable),
 // --pf-max-message BYTES (the largest message Pathfinder accepts; default the shipped MaxMessageBytes, 65536),
-// --service DIR (a published Pathfinder.Signaling to attack instead of bench/.work/service; pair with --no-build).
+// --service DIR (a published Pathfinder.Signaling to attack instead of bench/.work/service; pair with --no-build),
+// --stalls MS,MS,... (the Redis stalls of the 'twice' attack; default 2500,2500,4000,4000).
 // Internal: --flooder JSON (the slow-consumer flooder, run as its own process so it does not skew the latency clock).
 
 import { spawn, execFileSync } from 'node:child_process';
