@@ -10,6 +10,9 @@
 # experiments; repeatable, printed in the header), --no-build (reuse bench/.work/service).
 #
 #   bash bench/run.sh --fd-cap   # the open-file limit: one replica at `ulimit -n 20000` offered 20,500 peers (~1 min)
+#   bash bench/run.sh --abuse    # the abuse bench (issue 14): attacks vs the reference, one table (~3.5 min); flags
+#                                # --only ping,large,offline,offline100,slow,twice,upgrade, --strict,
+#                                # --pf-env NAME=VALUE, --service DIR (another published build)
 #
 # Everything it installs or writes goes to bench/.work/ (git-ignored): the Release publish of the service, the
 # reference server and the load generator's `ws` (npm), logs and raw results. Loopback only; every process it
@@ -23,10 +26,12 @@ mkdir -p "$work"
 
 build=1
 fdcap=0
+abuse=0
 args=()
 for a in "$@"; do
   case "$a" in
     --fd-cap) fdcap=1 ;;
+    --abuse) abuse=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     --no-build) build=0 ;;
     *) args+=("$a") ;;
@@ -60,6 +65,10 @@ install_npm() { # folder package@version
 }
 install_npm ref peer@1.0.2   # the reference server, run through its own CLI
 install_npm gen ws@8.18.3    # the load generator's WebSocket client
+
+if [[ $abuse == 1 ]]; then
+  exec node "$here/abuse.mjs" "${args[@]}"
+fi
 
 if [[ $fdcap == 1 ]]; then
   exec node "$here/fdcap.mjs" "${args[@]}"
