@@ -541,14 +541,6 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                 string? description = null;
                 lock (_gate)
                 {
-                    if (_pongLength != NoPong)
-                    {
-                        WebSocketFrameWriter.Write(_output, FrameOpcode.Pong, _pong.AsSpan(0, _pongLength));
-                        written += _pongLength;
-                        _pongLength = NoPong;
-                        wrote = true;
-                    }
-
                     if (_queue is { Count: > 0 } queue)
                     {
                         while (queue.TryDequeue(out var frame))
@@ -557,6 +549,16 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                             written += frame.Payload.Length;
                         }
 
+                        wrote = true;
+                    }
+
+                    // The pong goes after the frames queued before its ping (OPEN, for a ping sent with the upgrade);
+                    // frames queued after the ping may precede it, which RFC 6455 allows for control frames.
+                    if (_pongLength != NoPong)
+                    {
+                        WebSocketFrameWriter.Write(_output, FrameOpcode.Pong, _pong.AsSpan(0, _pongLength));
+                        written += _pongLength;
+                        _pongLength = NoPong;
                         wrote = true;
                     }
 
