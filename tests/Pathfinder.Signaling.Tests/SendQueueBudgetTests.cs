@@ -1,5 +1,8 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -7,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
 using Pathfinder.Signaling.Transport;
 using Xunit.Abstractions;
@@ -128,6 +132,143 @@ public sealed class SendQueueBudgetTests(ITestOutputHelper output)
         await using var other = await PeerClient.ConnectAsync(host.SocketUri);
         await sender.SendToAsync("OFFER", other.Id, "1");
         Assert.Equal($$"""{"type":"OFFER","src":"{{sender.Id}}","dst":"{{other.Id}}","payload":1}""", await other.ReceiveAsync());
+    }
+
+    [Fact]
+    public async Task Queued_bytes_count_until_their_flush_completes_one_pong_waits_and_nothing_is_left_when_the_connection_ends()
+    {
+        await using var host = await SignalingTestHost.StartAsync();
+        const int Budget = 16 * 1024;
+        var input = new Pipe();
+        // The "socket": it takes 1 KiB before a flush has to wait for the client to read.
+        var output = new Pipe(new PipeOptions(pauseWriterThreshold: 1024, resumeWriterThreshold: 512, useSynchronizationContext: false));
+        var logger = new FakeLogger();
+        var services = new PeerConnectionServices(
+            host.Services.GetRequiredService<PeerRouter>(),
+            new TransportSettings(MaxMessageBytes: Budget, SendQueueCapacity: 512, SendQueueBytes: Budget, CloseTimeout: TimeSpan.FromSeconds(30)),
+            host.Services.GetRequiredService<SignalingMetrics>(),
+            logger);
+        var connection = new PeerConnection(
+            new AcceptedSocket(new TestPipe(input.Reader, output.Writer), () => { }),
+            "odd\nid\u001b[31m", "tok", "127.0.0.1", new ClientSocketLimiter(0).TryAcquire("127.0.0.1"), services);
+        var run = connection.RunAsync();
+        var client = new ServerFrames(output.Reader);
+
+        // Under the output's threshold a frame is written and flushed at once: nothing waits.
+        Assert.True(connection.TrySend(new byte[100]));
+        Assert.Equal(0, connection.QueuedBytes);
+
+        // Past it the flush waits for the client: the frame counts until then, and so does what queues behind it.
+        Assert.True(connection.TrySend(new byte[2_000]));
+        Assert.Equal(2_000, connection.QueuedBytes);
+
+        // A thousand pings meanwhile leave one pong waiting: the latest.
+        var pings = Enumerable.Repeat(ClientFrames.Ping(new string('p', 125)), 1_000).Append(ClientFrames.Ping("last"));
+        await input.Writer.WriteAsync(pings.SelectMany(frame => frame).ToArray());
+        await PollAsync(() => connection.QueuedBytes == 2_000 + "last".Length);
+        Assert.True(connection.TrySend(new byte[3_000]));
+        Assert.Equal(5_004, connection.QueuedBytes);
+
+        // The client reads: everything goes out, one pong among it, and nothing counts any more.
+        Assert.Equal(
+            [(FrameOpcode.Text, 100), (FrameOpcode.Text, 2_000), (FrameOpcode.Text, 3_000), (FrameOpcode.Pong, 4)],
+            (await client.ReadAsync(4)).Select(f => (f.Opcode, f.Payload.Length)));
+        await PollAsync(() => connection.QueuedBytes == 0);
+
+        // Over the budget (3,000 waiting + 15,000 > 16 KiB): refused and closed with 1008; the queue is dropped.
+        Assert.True(connection.TrySend(new byte[2_000]));
+        Assert.True(connection.TrySend(new byte[1_000]));
+        Assert.Equal(3_000, connection.QueuedBytes);
+        Assert.False(connection.TrySend(new byte[15_000]));
+        Assert.True(connection.IsClosing);
+        Assert.Equal(2_000, connection.QueuedBytes); // in the output, its flush pending; the queued 1,000 are gone
+
+        var frames = await client.ReadAsync(2);
+        Assert.Equal((FrameOpcode.Text, 2_000), (frames[0].Opcode, frames[0].Payload.Length));
+        Assert.Equal(FrameOpcode.Close, frames[1].Opcode);
+        Assert.Equal((int)WebSocketCloseStatus.PolicyViolation, BinaryPrimitives.ReadUInt16BigEndian(frames[1].Payload));
+        Assert.Equal("Send queue over budget", Encoding.UTF8.GetString(frames[1].Payload.AsSpan(2)));
+
+        // The client answers the close: the connection ends with nothing counted.
+        await input.Writer.WriteAsync(ClientFrames.Close(1000));
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, connection.QueuedBytes);
+        Assert.False(connection.TrySend(new byte[10]));
+        Assert.Equal(DisconnectReason.SlowConsumer, connection.CloseReason);
+
+        var logged = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == SendQueueOverBudgetEvent);
+        Assert.Equal("18000", logged.GetStructuredStateValue("QueuedBytes"));
+        Assert.Equal("2", logged.GetStructuredStateValue("QueuedFrames"));
+        Assert.Equal(@"odd\u000aid\u001b[31m", logged.GetStructuredStateValue("PeerId"));
+        Assert.DoesNotContain(logged.Message, char.IsControl);
+    }
+
+    private static async Task PollAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 10 s");
+            await Task.Delay(5);
+        }
+    }
+
+    private sealed class TestPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
+    }
+
+    /// <summary>Reads the server's (unmasked) frames from the output pipe, as a client would.</summary>
+    private sealed class ServerFrames(PipeReader reader)
+    {
+        private readonly List<byte> _bytes = [];
+
+        public async Task<List<(FrameOpcode Opcode, byte[] Payload)>> ReadAsync(int count)
+        {
+            var frames = new List<(FrameOpcode, byte[])>();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (frames.Count < count)
+            {
+                if (TryParse(out var frame))
+                {
+                    frames.Add(frame);
+                    continue;
+                }
+
+                var result = await reader.ReadAsync(cts.Token);
+                _bytes.AddRange(result.Buffer.ToArray());
+                reader.AdvanceTo(result.Buffer.End);
+            }
+
+            return frames;
+        }
+
+        private bool TryParse(out (FrameOpcode, byte[]) frame)
+        {
+            frame = default;
+            if (_bytes.Count < 2)
+            {
+                return false;
+            }
+
+            var (header, length) = (_bytes[1] & 0x7F) switch
+            {
+                126 when _bytes.Count >= 4 => (4, (_bytes[2] << 8) | _bytes[3]),
+                126 => (-1, 0),
+                127 => throw new InvalidOperationException("no frame here is that large"),
+                var small => (2, small),
+            };
+            if (header < 0 || _bytes.Count < header + length)
+            {
+                return false;
+            }
+
+            frame = ((FrameOpcode)(_bytes[0] & 0x0F), _bytes.GetRange(header, length).ToArray());
+            _bytes.RemoveRange(0, header + length);
+            return true;
+        }
     }
 
     /// <summary>Upgrades a raw TCP connection (the client writes frames by hand) and reads OPEN.</summary>
