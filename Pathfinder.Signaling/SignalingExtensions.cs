@@ -45,7 +45,7 @@ public static class SignalingExtensions
         services.AddSingleton<PeerRouter>();
         services.AddHostedService<SweepService>();
 
-        services.AddSingleton(new TransportSettings(settings.MaxMessageBytes, settings.SendQueueCapacity, TimeSpan.FromSeconds(5)));
+        services.AddSingleton(new TransportSettings(settings.MaxMessageBytes, settings.SendQueueCapacity, settings.SendQueueBytes, TimeSpan.FromSeconds(5)));
         services.AddSingleton(new ClientSocketLimiter(settings.MaxConnectionsPerIp));
         services.AddSingleton<PeerJsSocketEndpoint>();
         services.AddPeerJsHttp(settings, builder.Environment);

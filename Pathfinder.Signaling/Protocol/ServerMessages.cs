@@ -10,6 +10,7 @@ public static class ServerMessages
     public const string InvalidKeyText = "Invalid key provided";
     public const string ConcurrentLimitText = "Server has reached its concurrent user limit";
     public const string IdTakenText = "ID is taken";
+    public const string RelayRateExceededText = "Relay rate exceeded: messages are dropped until you slow down";
 
     public static ReadOnlyMemory<byte> Open { get; } = """{"type":"OPEN"}"""u8.ToArray();
 
@@ -24,4 +25,8 @@ public static class ServerMessages
 
     public static ReadOnlyMemory<byte> IdTaken { get; } =
         """{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"""u8.ToArray();
+
+    /// <summary>To a sender over its relay rate, once per streak of refused messages (they are dropped).</summary>
+    public static ReadOnlyMemory<byte> RelayRateExceeded { get; } =
+        """{"type":"ERROR","payload":{"msg":"Relay rate exceeded: messages are dropped until you slow down"}}"""u8.ToArray();
 }

@@ -20,9 +20,13 @@ public interface IPeerConnection
     /// <summary>Keeps this peer's messages in order while some travel through the directory (owned by routing).</summary>
     RouteOrder Order { get; }
 
+    /// <summary>This peer's relay rate: how many messages and bytes it may still relay (owned by routing).</summary>
+    RelayRate RelayRate { get; }
+
     /// <summary>
     /// Queues a complete frame for this peer without blocking. False when the peer is closing or its bounded send
-    /// queue is full (it is then closed as a slow consumer): the frame was not and will not be delivered.
+    /// queue is over its budget in frames or bytes (it is then closed as a slow consumer): the frame was not and will
+    /// not be delivered.
     /// </summary>
     bool TrySend(ReadOnlyMemory<byte> frame);
 
@@ -40,6 +44,9 @@ public enum DisconnectReason
     MessageTooBig,
     Shutdown,
     Error,
+
+    /// <summary>It kept sending over its relay rate (<see cref="RelayRate"/>).</summary>
+    RelayRateExceeded,
 }
 
 public static class DisconnectReasons
@@ -53,6 +60,7 @@ public static class DisconnectReasons
         DisconnectReason.Takeover => "takeover",
         DisconnectReason.MessageTooBig => "message_too_big",
         DisconnectReason.Shutdown => "shutdown",
+        DisconnectReason.RelayRateExceeded => "relay_rate",
         _ => "error",
     };
 }

@@ -19,6 +19,7 @@ public sealed class PeerRouter
     private readonly ILogger<PeerRouter> _logger;
     private readonly int _concurrentLimit;
     private readonly long _aliveTicks;
+    private readonly RelayRateLimits _relayLimits;
 
     public PeerRouter(
         LocalPeerTable local,
@@ -35,6 +36,7 @@ public sealed class PeerRouter
         _logger = logger;
         _concurrentLimit = EffectiveLimit(options.Value);
         _aliveTicks = options.Value.AliveTimeout * time.TimestampFrequency / 1000;
+        _relayLimits = RelayRateLimits.From(options.Value, time);
     }
 
     /// <summary>Registered peers this replica accepts: ConcurrentLimit, capped by MaxConnections or the open-file limit.</summary>
@@ -96,7 +98,10 @@ public sealed class PeerRouter
         }
     }
 
-    /// <summary>Handles one parsed client message (HEARTBEAT, relay types; everything else is ignored).</summary>
+    /// <summary>
+    /// Handles one parsed client message (HEARTBEAT, relay types; everything else is ignored). A message to relay
+    /// first passes the sender's relay rate (<see cref="RelayRate"/>): over it, the message is dropped.
+    /// </summary>
     public ValueTask RelayAsync(IPeerConnection from, in ClientMessage message)
     {
         switch (message.Type)
@@ -117,9 +122,49 @@ public sealed class PeerRouter
             return ValueTask.CompletedTask;
         }
 
+        if (!MayRelay(from, message.Payload.Length))
+        {
+            return ValueTask.CompletedTask;
+        }
+
         var started = Stopwatch.GetTimestamp();
         var outbound = new Outbound(message.Type, from.Id, dst, RelayFrame.Write(message.Type, from.Id, dst, message.Payload));
         return SignalingActivity.IsTracing ? TracedDeliverAsync(outbound, from, started) : DeliverAsync(outbound, from, started);
+    }
+
+    /// <summary>
+    /// Charges one message of <paramref name="bytes"/> (its payload, what a flood is made of) to the sender's relay
+    /// rate. Over it, the message is dropped: the first of a streak is answered with ERROR, and a sender that goes on
+    /// for <see cref="RelayRateLimits.RefusalsBeforeClose"/> messages in a row is closed (1008). The receiver is never
+    /// involved.
+    /// </summary>
+    private bool MayRelay(IPeerConnection from, int bytes)
+    {
+        var verdict = from.RelayRate.TryTake(_relayLimits, _time.GetTimestamp(), bytes);
+        if (verdict == RelayVerdict.Allowed)
+        {
+            return true;
+        }
+
+        _metrics.RelayRateLimited();
+        var (messages, data) = (_relayLimits.Messages, _relayLimits.Bytes);
+        switch (verdict)
+        {
+            case RelayVerdict.Refused:
+                if (_logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.RelayRateRefused(_logger, LogText.Escape(from.Id), messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
+                }
+
+                from.TrySend(ServerMessages.RelayRateExceeded);
+                break;
+            case RelayVerdict.Close:
+                Log.RelayRateExceeded(_logger, LogText.Escape(from.Id), from.RelayRate.RefusedInARow, messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
+                from.Close(DisconnectReason.RelayRateExceeded);
+                break;
+        }
+
+        return false;
     }
 
     // The activity is started inside this async method, so setting it current never leaks into the connection's

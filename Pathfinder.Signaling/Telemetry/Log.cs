@@ -20,9 +20,6 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Warning, "Closing {PeerId}: message larger than {Limit} bytes")]
     public static partial void MessageTooBig(ILogger logger, string peerId, int limit);
 
-    [LoggerMessage(6, LogLevel.Warning, "Closing {PeerId}: its send queue is full (slow consumer)")]
-    public static partial void SlowConsumer(ILogger logger, string peerId);
-
     [LoggerMessage(7, LogLevel.Warning, "A message for {PeerId} cannot be delivered or queued ({Why}); the sender gets EXPIRE")]
     public static partial void NotDeliverable(ILogger logger, string peerId, string why);
 
@@ -53,4 +50,14 @@ internal static partial class Log
 
     [LoggerMessage(24, LogLevel.Warning, "{Setting} is not set: {Consequence}")]
     public static partial void ProductionAdvice(ILogger logger, string setting, string consequence);
+
+    // Abuse limits (send-queue budget, relay rate): 200-219. Peer ids are escaped (LogText.Escape).
+    [LoggerMessage(200, LogLevel.Warning, "Closing {PeerId} (1008): its send queue is over budget (slow consumer): {QueuedBytes} bytes in {QueuedFrames} frames queued; budget {BudgetBytes} bytes, {BudgetFrames} frames")]
+    public static partial void SendQueueOverBudget(ILogger logger, string peerId, long queuedBytes, int queuedFrames, int budgetBytes, int budgetFrames);
+
+    [LoggerMessage(201, LogLevel.Debug, "Refusing relays from {PeerId}: over its relay rate ({MessagesPerSecond} messages/s, burst {MessageBurst}; {BytesPerSecond} bytes/s, burst {ByteBurst}); it gets ERROR")]
+    public static partial void RelayRateRefused(ILogger logger, string peerId, long messagesPerSecond, long messageBurst, long bytesPerSecond, long byteBurst);
+
+    [LoggerMessage(202, LogLevel.Warning, "Closing {PeerId} (1008): {Refused} messages in a row over its relay rate ({MessagesPerSecond} messages/s, burst {MessageBurst}; {BytesPerSecond} bytes/s, burst {ByteBurst})")]
+    public static partial void RelayRateExceeded(ILogger logger, string peerId, int refused, long messagesPerSecond, long messageBurst, long bytesPerSecond, long byteBurst);
 }

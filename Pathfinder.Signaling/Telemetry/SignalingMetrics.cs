@@ -60,6 +60,7 @@ public sealed class SignalingMetrics
     private readonly Counter<long> _delivered;
     private readonly Counter<long> _expired;
     private readonly Counter<long> _refused;
+    private readonly Counter<long> _rateLimited;
     private readonly Histogram<double> _backplanePublish;
     private readonly Counter<long> _backplaneErrors;
     private readonly Histogram<double> _relayDuration;
@@ -90,6 +91,8 @@ public sealed class SignalingMetrics
             "pathfinder.signaling.offline.expired", "{message}", "EXPIRE notices for queues that timed out.");
         _refused = meter.CreateCounter<long>(
             "pathfinder.signaling.offline.refused", "{message}", "Messages refused because an offline queue was full.");
+        _rateLimited = meter.CreateCounter<long>(
+            "pathfinder.signaling.messages.rate_limited", "{message}", "Messages dropped because their sender was over its relay rate.");
         _backplanePublish = meter.CreateHistogram<double>(
             "pathfinder.signaling.backplane.publish.duration", "s", "Round trip of one routing script on Redis.", tags: null, LatencyBuckets);
         _backplaneErrors = meter.CreateCounter<long>(
@@ -148,6 +151,8 @@ public sealed class SignalingMetrics
     public void OfflineExpired() => _expired.Add(1);
 
     public void OfflineRefused() => _refused.Add(1);
+
+    public void RelayRateLimited() => _rateLimited.Add(1);
 
     private static string OutcomeName(ConnectOutcome outcome) => outcome.Reason();
 }

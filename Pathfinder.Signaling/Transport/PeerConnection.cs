@@ -11,8 +11,11 @@ namespace Pathfinder.Signaling.Transport;
 /// (<see cref="WebSocketFrameReader"/>) and hands complete messages to the router, and a bounded send queue that
 /// anyone may fill from any thread without blocking (<see cref="TrySend"/>). Queued frames are written and flushed by
 /// whichever thread finds the queue idle; frames queued while a read is being processed on the same thread are
-/// flushed together at the end of that read (<see cref="SendBatch"/>). A full queue closes the peer as a slow
-/// consumer. <see cref="Close"/> is idempotent and never blocks.
+/// flushed together at the end of that read (<see cref="SendBatch"/>). The queue has a budget in frames
+/// (<see cref="TransportSettings.SendQueueCapacity"/>) and in bytes (<see cref="TransportSettings.SendQueueBytes"/>,
+/// counted from enqueue until the flush that wrote them completes, the pending pong included); a peer over it is
+/// closed as a slow consumer (1008). Of the pings a client sends, only the most recent waits for its pong
+/// (RFC 6455 §5.5.3). <see cref="Close"/> is idempotent and never blocks.
 /// </summary>
 public sealed class PeerConnection : IPeerConnection, IBatchedPeer
 {
@@ -41,6 +44,12 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
     private TaskCompletionSource? _outputFinishedSignal;
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
     private string? _closeDescription;
+    private long _queuedBytes; // in _queue and the pending pong
+    private long _unflushedBytes; // written to the output, its flush not yet completed
+    private byte[]? _pong; // the pending pong's payload (at most one pong waits)
+    private int _pongLength = NoPong;
+
+    private const int NoPong = -1;
 
     /// <param name="socket">The accepted upgrade's pipes and how to abort it.</param>
     /// <param name="id">The id the client asked for.</param>
@@ -90,6 +99,20 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
 
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
+    public RelayRate RelayRate { get; } = new();
+
+    /// <summary>Bytes waiting to be written to this peer (queued, or written and not yet flushed); never negative.</summary>
+    public long QueuedBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queuedBytes + _unflushedBytes;
+            }
+        }
+    }
+
     public bool TrySend(ReadOnlyMemory<byte> frame)
     {
         if (IsClosing)
@@ -98,6 +121,8 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         }
 
         bool full;
+        long queuedBytes;
+        int queuedFrames;
         lock (_gate)
         {
             if (_finishing)
@@ -106,21 +131,22 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
             }
 
             var queue = _queue ??= new Queue<Outgoing>();
-            full = queue.Count >= _services.Settings.SendQueueCapacity;
+            queuedBytes = _queuedBytes + _unflushedBytes;
+            queuedFrames = queue.Count;
+            // A frame always fits into an empty queue: the budget is at least MaxMessageBytes, and a relayed
+            // message's frame is a little larger than the message.
+            full = queuedFrames >= _services.Settings.SendQueueCapacity
+                || (queuedBytes > 0 && queuedBytes + frame.Length > _services.Settings.SendQueueBytes);
             if (!full)
             {
                 queue.Enqueue(new Outgoing(frame, FrameOpcode.Text));
+                _queuedBytes += frame.Length;
             }
         }
 
         if (full)
         {
-            if (!IsClosing)
-            {
-                Log.SlowConsumer(_logger, Id);
-                Close(DisconnectReason.SlowConsumer);
-            }
-
+            OverBudget(queuedBytes + frame.Length, queuedFrames + 1);
             return false;
         }
 
@@ -132,13 +158,41 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         return true;
     }
 
+    /// <summary>
+    /// Closes the connection. A peer closed for what it did (<see cref="DisconnectReason.SlowConsumer"/>,
+    /// <see cref="DisconnectReason.RelayRateExceeded"/>) gets 1008 and at most <see cref="TransportSettings.CloseTimeout"/>
+    /// to read it and answer; a slow consumer's queued frames are dropped at once (it would not read them in time).
+    /// </summary>
     public void Close(DisconnectReason reason)
     {
         var (status, description) = CloseStatusFor(reason);
-        CloseWith(reason, status, description, release: true, abort: reason is DisconnectReason.SlowConsumer or DisconnectReason.Error);
+        var policy = reason is DisconnectReason.SlowConsumer or DisconnectReason.RelayRateExceeded;
+        CloseWith(
+            reason, status, description, release: true, abort: reason is DisconnectReason.Error,
+            discardQueued: reason is DisconnectReason.SlowConsumer, boundByTimeout: policy);
     }
 
-    private void CloseWith(DisconnectReason reason, WebSocketCloseStatus status, string? description, bool release, bool abort)
+    // Over its send-queue budget: logged with what was queued, then closed as a slow consumer.
+    private void OverBudget(long queuedBytes, int queuedFrames)
+    {
+        if (IsClosing)
+        {
+            return;
+        }
+
+        var settings = _services.Settings;
+        Log.SendQueueOverBudget(_logger, LogText.Escape(Id), queuedBytes, queuedFrames, settings.SendQueueBytes, settings.SendQueueCapacity);
+        Close(DisconnectReason.SlowConsumer);
+    }
+
+    private void CloseWith(
+        DisconnectReason reason,
+        WebSocketCloseStatus status,
+        string? description,
+        bool release,
+        bool abort,
+        bool discardQueued = false,
+        bool boundByTimeout = false)
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
         {
@@ -150,12 +204,25 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         {
             _closeStatus = status;
             _closeDescription = description;
+            if (discardQueued)
+            {
+                // Only the close frame is left to write; what is already in the output goes first.
+                _queue?.Clear();
+                _pongLength = NoPong;
+                _queuedBytes = 0;
+            }
         }
 
         if (abort)
         {
             // A pending send may never finish: aborting the connection fails it.
             _abort();
+        }
+        else if (boundByTimeout)
+        {
+            // The close frame may wait behind output the client does not read, and the client may never answer it:
+            // either way the connection ends after the close timeout.
+            _ = AbortIfStillOpenAsync();
         }
 
         if (!release)
@@ -216,6 +283,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         lock (_gate)
         {
             (_queue ??= new Queue<Outgoing>()).Enqueue(new Outgoing(frame, FrameOpcode.Text));
+            _queuedBytes += frame.Length;
         }
 
         // The reference closes without a status code; browsers reject the reserved 1005 on the wire, so a normal
@@ -365,7 +433,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         switch (control.Kind)
         {
             case FrameEventKind.Ping:
-                Enqueue(control.Payload.ToArray(), FrameOpcode.Pong);
+                QueuePong(control.Payload.Span);
                 return false;
             case FrameEventKind.Close:
                 // The client's close: answer it (Close writes our close frame once queued frames are out).
@@ -399,8 +467,15 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         return _router.RelayAsync(this, in message);
     }
 
-    private void Enqueue(ReadOnlyMemory<byte> payload, FrameOpcode opcode)
+    /// <summary>
+    /// Answers a ping: its pong replaces one still waiting (RFC 6455 §5.5.3 lets an endpoint answer only the most
+    /// recent ping), so a client that pings and never reads holds at most one pong here. It counts in the byte budget.
+    /// </summary>
+    private void QueuePong(ReadOnlySpan<byte> payload)
     {
+        bool full;
+        long queuedBytes;
+        int queuedFrames;
         lock (_gate)
         {
             if (_finishing)
@@ -408,7 +483,23 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                 return;
             }
 
-            (_queue ??= new Queue<Outgoing>()).Enqueue(new Outgoing(payload, opcode));
+            if (_pongLength != NoPong)
+            {
+                _queuedBytes -= _pongLength;
+            }
+
+            payload.CopyTo(_pong ??= new byte[WebSocketFrameReader.MaxControlPayload]);
+            _pongLength = payload.Length;
+            _queuedBytes += payload.Length;
+            queuedBytes = _queuedBytes + _unflushedBytes;
+            queuedFrames = (_queue?.Count ?? 0) + 1;
+            full = queuedBytes > _services.Settings.SendQueueBytes;
+        }
+
+        if (full)
+        {
+            OverBudget(queuedBytes, queuedFrames);
+            return;
         }
 
         if (!SendBatch.TryDefer(this))
@@ -445,6 +536,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
             {
                 var wrote = false;
                 var closeNow = false;
+                long written = 0;
                 WebSocketCloseStatus status = default;
                 string? description = null;
                 lock (_gate)
@@ -454,10 +546,25 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                         while (queue.TryDequeue(out var frame))
                         {
                             WebSocketFrameWriter.Write(_output, frame.Opcode, frame.Payload.Span);
+                            written += frame.Payload.Length;
                         }
 
                         wrote = true;
                     }
+
+                    // The pong goes after the frames queued before its ping (OPEN, for a ping sent with the upgrade);
+                    // frames queued after the ping may precede it, which RFC 6455 allows for control frames.
+                    if (_pongLength != NoPong)
+                    {
+                        WebSocketFrameWriter.Write(_output, FrameOpcode.Pong, _pong.AsSpan(0, _pongLength));
+                        written += _pongLength;
+                        _pongLength = NoPong;
+                        wrote = true;
+                    }
+
+                    // Still counted until the flush completes: the output holds them meanwhile.
+                    _queuedBytes -= written;
+                    _unflushedBytes += written;
 
                     if (_finishing && !_closeWritten)
                     {
@@ -477,10 +584,11 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                     var flush = _output.FlushAsync();
                     if (!flush.IsCompletedSuccessfully)
                     {
-                        _ = DrainAfterFlushAsync(flush, closeNow);
+                        _ = DrainAfterFlushAsync(flush, closeNow, written);
                         return;
                     }
 
+                    Flushed(written);
                     if (!AfterFlush(flush.Result, closeNow))
                     {
                         return;
@@ -490,7 +598,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                 Volatile.Write(ref _draining, 0);
                 lock (_gate)
                 {
-                    if (_queue is not { Count: > 0 } && !(_finishing && !_closeWritten))
+                    if (_queue is not { Count: > 0 } && _pongLength == NoPong && !(_finishing && !_closeWritten))
                     {
                         return;
                     }
@@ -508,11 +616,13 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         }
     }
 
-    private async Task DrainAfterFlushAsync(ValueTask<FlushResult> flush, bool closeWritten)
+    private async Task DrainAfterFlushAsync(ValueTask<FlushResult> flush, bool closeWritten, long written)
     {
         try
         {
-            if (!AfterFlush(await flush, closeWritten))
+            var result = await flush;
+            Flushed(written);
+            if (!AfterFlush(result, closeWritten))
             {
                 return;
             }
@@ -524,6 +634,23 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         }
 
         Drain();
+    }
+
+    // The flush that took these bytes completed: they no longer count (unless the output is gone and all was reset).
+    private void Flushed(long written)
+    {
+        if (written == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_outputFinished)
+            {
+                _unflushedBytes -= written;
+            }
+        }
     }
 
     /// <summary>False when nothing more can be written.</summary>
@@ -568,6 +695,8 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         {
             _finishing = _closeWritten = _outputFinished = true;
             _queue = null;
+            _pongLength = NoPong;
+            _queuedBytes = _unflushedBytes = 0;
             signal = _outputFinishedSignal;
         }
 
@@ -590,6 +719,8 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         DisconnectReason.HeartbeatTimeout => (WebSocketCloseStatus.NormalClosure, "No heartbeat"),
         DisconnectReason.MessageTooBig => (WebSocketCloseStatus.MessageTooBig, "Message too big"),
         DisconnectReason.Shutdown => (WebSocketCloseStatus.EndpointUnavailable, "Server shutting down"),
+        DisconnectReason.SlowConsumer => (WebSocketCloseStatus.PolicyViolation, "Send queue over budget"),
+        DisconnectReason.RelayRateExceeded => (WebSocketCloseStatus.PolicyViolation, "Relay rate exceeded"),
         _ => (WebSocketCloseStatus.InternalServerError, null),
     };
 
@@ -597,7 +728,11 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
 }
 
 /// <summary>Transport limits, resolved once from the options.</summary>
-public sealed record TransportSettings(int MaxMessageBytes, int SendQueueCapacity, TimeSpan CloseTimeout);
+/// <param name="MaxMessageBytes">Largest accepted client message.</param>
+/// <param name="SendQueueCapacity">Frames that may wait for one peer.</param>
+/// <param name="SendQueueBytes">Bytes that may wait for one peer (pending pong included).</param>
+/// <param name="CloseTimeout">How long a closing connection may take to get its close frame out and be answered.</param>
+public sealed record TransportSettings(int MaxMessageBytes, int SendQueueCapacity, int SendQueueBytes, TimeSpan CloseTimeout);
 
 /// <summary>What every <see cref="PeerConnection"/> shares (one instance per process).</summary>
 public sealed record PeerConnectionServices(PeerRouter Router, TransportSettings Settings, SignalingMetrics Metrics, ILogger Logger);

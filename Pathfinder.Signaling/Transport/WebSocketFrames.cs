@@ -61,7 +61,9 @@ public readonly record struct FrameEvent(
 public sealed class WebSocketFrameReader(int maxMessageBytes)
 {
     private const int MaxHeaderBytes = 14;
-    private const int MaxControlPayload = 125;
+
+    /// <summary>The largest control-frame payload (RFC 6455 §5.5).</summary>
+    public const int MaxControlPayload = 125;
 
     private readonly int _maxMessageBytes = maxMessageBytes;
 

@@ -240,7 +240,12 @@ public abstract class ScaleOutContract
     [Fact]
     public async Task Leave_reaches_the_sender_when_delivery_fails_on_the_receivers_replica()
     {
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:SendQueueCapacity"] = "16" });
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?>
+        {
+            ["Signaling:SendQueueCapacity"] = "16",
+            // The receiver's queue is under test, not the sender's relay rate (issue 14): it must not refuse first.
+            ["Signaling:RelayByteBurst"] = "1000000000",
+        });
         await using var sender = await PeerClient.ConnectAsync(cluster.Socket(0));
         await using var stuck = await PeerClient.ConnectAsync(cluster.Socket(1), read: false); // never reads
         var leave = $$"""{"type":"LEAVE","src":"{{stuck.Id}}","dst":"{{sender.Id}}"}""";
@@ -251,7 +256,7 @@ public abstract class ScaleOutContract
             }
         });
 
-        var chunk = new string('s', 100_000);
+        var chunk = new string('s', 60_000); // under MaxMessageBytes (64 KiB by default since issue 14)
         for (var i = 0; i < 1000 && !gotLeave.IsCompleted; i++)
         {
             await sender.SendToAsync("CANDIDATE", stuck.Id, $"\"{chunk}\"");

@@ -85,7 +85,12 @@ public sealed class RobustnessTests
     [Fact]
     public async Task A_slow_consumer_is_closed_the_sender_gets_leave_and_others_are_not_slowed()
     {
-        await using var host = await SignalingTestHost.StartAsync(new Dictionary<string, string?> { ["Signaling:SendQueueCapacity"] = "16" });
+        await using var host = await SignalingTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Signaling:SendQueueCapacity"] = "16",
+            // The receiver's queue is under test, not the sender's relay rate (issue 14): it must not refuse first.
+            ["Signaling:RelayByteBurst"] = "1000000000",
+        });
         using var disconnects = new MetricCollector<long>(
             host.Services.GetRequiredService<IMeterFactory>(), SignalingMetrics.MeterName, "pathfinder.signaling.disconnects");
         await using var sender = await PeerClient.ConnectAsync(host.SocketUri);
@@ -105,7 +110,7 @@ public sealed class RobustnessTests
             }
         });
 
-        var chunk = new string('s', 100_000);
+        var chunk = new string('s', 60_000); // under MaxMessageBytes (64 KiB by default since issue 14)
         for (var i = 0; i < 1000 && !gotLeave.IsCompleted; i++)
         {
             await sender.SendToAsync("CANDIDATE", stuck.Id, $"\"{chunk}\"");

@@ -79,6 +79,8 @@ public sealed class RouteOrderTests
 
         public RouteOrder Order { get; } = new();
 
+        public RelayRate RelayRate { get; } = new();
+
         public bool TrySend(ReadOnlyMemory<byte> frame) => true;
 
         public void Close(DisconnectReason reason)
