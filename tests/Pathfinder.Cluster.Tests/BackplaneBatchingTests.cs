@@ -125,8 +125,8 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
     [Fact]
     public void A_bundle_is_split_into_its_envelopes_and_a_malformed_one_is_refused()
     {
-        var first = Envelope("dst-1", "one").WriteFramed();
-        var second = Envelope("dst-2", "two").WriteFramed();
+        Assert.True(Envelope("dst-1", "one").TryWriteFramed(out var first));
+        Assert.True(Envelope("dst-2", "two").TryWriteFramed(out var second));
         var bundle = new byte[] { ClusterEnvelope.BundleMarker }.Concat(first).Concat(second).ToArray();
 
         var seen = new List<string>();
@@ -134,7 +134,8 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
         Assert.Equal(["dst-1:one", "dst-2:two"], seen);
 
         seen.Clear();
-        Assert.True(ClusterEnvelope.ForEach(Envelope("dst-3", "bare").Write(), seen, Collect));
+        Assert.True(Envelope("dst-3", "bare").TryWrite(out var bare));
+        Assert.True(ClusterEnvelope.ForEach(bare, seen, Collect));
         Assert.Equal(["dst-3:bare"], seen);
 
         seen.Clear();
