@@ -8,24 +8,28 @@ internal static class RedisScripts
 {
     /// <summary>
     /// Lua helpers of the scripts that take offline queues: <c>src_of(entry)</c> reads the sender out of an entry (a
-    /// cluster envelope: version byte, 19 fixed bytes, uint16-LE-prefixed dst then src; nil for entries of earlier
-    /// versions, which were never counted), and <c>give_back(totals, senderPrefix, entries)</c> returns every entry's
+    /// cluster envelope: version byte, 19 fixed bytes, uint16-LE-prefixed dst then src) and whether it was counted
+    /// (entries of earlier versions, <c>{src}\n{frame}</c>, were not: their senders are told, nothing is given back), and <c>give_back(totals, senderPrefix, entries)</c> returns every entry's
     /// share of the cluster-wide budget and of its sender's budget (a hash that reaches zero is deleted) and returns
     /// the senders in the order of their first entry.
     /// </summary>
     private const string Budget = """
         local function src_of(e)
           local v = string.byte(e, 1)
-          if not v or v < 1 or v >= 32 or #e < 24 then return nil end
-          local dl = string.byte(e, 21) + string.byte(e, 22) * 256
-          local lo, hi = string.byte(e, 23 + dl, 24 + dl)
-          if not hi then return nil end
-          return string.sub(e, 25 + dl, 24 + dl + lo + hi * 256)
+          if v and v >= 1 and v < 32 and #e >= 24 then
+            local dl = string.byte(e, 21) + string.byte(e, 22) * 256
+            local lo, hi = string.byte(e, 23 + dl, 24 + dl)
+            if not hi then return nil, false end
+            return string.sub(e, 25 + dl, 24 + dl + lo + hi * 256), true
+          end
+          local nl = string.find(e, '\n', 1, true)
+          if nl then return string.sub(e, 1, nl - 1), false end
+          return nil, false
         end
         local function give_back(totals, sprefix, entries)
           local per, order, n, b = {}, {}, 0, 0
           for _, e in ipairs(entries) do
-            local src = src_of(e)
+            local src, counted = src_of(e)
             if src then
               local p = per[src]
               if not p then
@@ -33,15 +37,18 @@ internal static class RedisScripts
                 per[src] = p
                 order[#order + 1] = src
               end
-              p[1] = p[1] + 1
-              p[2] = p[2] + #e
-              n = n + 1
-              b = b + #e
+              if counted then
+                p[1] = p[1] + 1
+                p[2] = p[2] + #e
+                n = n + 1
+                b = b + #e
+              end
             end
           end
           for _, src in ipairs(order) do
             local k = sprefix .. src .. '}'
-            if redis.call('HINCRBY', k, 'messages', -per[src][1]) <= 0 then
+            if per[src][1] == 0 then
+            elseif redis.call('HINCRBY', k, 'messages', -per[src][1]) <= 0 then
               redis.call('DEL', k)
             else
               redis.call('HINCRBY', k, 'bytes', -per[src][2])

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Pathfinder.Signaling.Cluster.Tests;
 
@@ -151,6 +153,68 @@ public sealed class RedisFailureTests
         // Presence was re-registered: the ids are taken cluster-wide again.
         await using var intruder = await PeerClient.OpenAsync(cluster.Socket(0), b.Id, token: "intruder");
         Assert.Contains("ID-TAKEN", await intruder.ReceiveAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>True while the server has not closed the client's socket (a marker to itself still comes back).</summary>
+    private static async Task<bool> IsOpenAsync(PeerClient client)
+    {
+        try
+        {
+            await client.DrainWithMarkerAsync();
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or WebSocketException or ObjectDisposedException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task A_claim_while_redis_is_paused_is_refused_and_afterwards_no_id_is_held_by_two_sockets()
+    {
+        const string unavailable = """{"type":"ERROR","payload":{"msg":"Server cannot register IDs right now, please retry"}}""";
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ClusterUnderTest.StartAsync(2, redis.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Signaling:Cluster:LeaseMilliseconds"] = "3000",
+        });
+        var held = PeerClient.NewId("held");
+        var fresh = PeerClient.NewId("fresh");
+        await using var holder = await PeerClient.ConnectAsync(cluster.Socket(0), held, token: "owner");
+
+        // Paused longer than the lease: Redis answers nothing, and the holder's lease runs out meanwhile.
+        redis.Pause();
+        try
+        {
+            await using var intruder = await PeerClient.OpenAsync(cluster.Socket(1), held, token: "intruder");
+            Assert.Equal([unavailable], await intruder.WaitForCloseAsync());
+            await using var newcomer = await PeerClient.OpenAsync(cluster.Socket(1), fresh, token: "newcomer");
+            Assert.Equal([unavailable], await newcomer.WaitForCloseAsync());
+        }
+        finally
+        {
+            redis.Resume();
+        }
+
+        // The refused claims left nothing behind once Redis ran them late: someone else gets the fresh id at once.
+        await using (var later = await PeerClient.ConnectAsync(cluster.Socket(1), fresh, token: "later"))
+        {
+        }
+
+        // Whoever Redis gives the held id to now, within one lease exactly one socket holds it: the one Redis names.
+        var second = await PeerClient.OpenAsync(cluster.Socket(1), held, token: "second");
+        await using var secondCleanup = second;
+        var secondOpened = await second.ReceiveAsync() == """{"type":"OPEN"}""";
+        using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var leaseKey = $"{cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix}:peer:{held}";
+        Assert.True(await WaitUntilAsync(async () =>
+        {
+            var holderOpen = await IsOpenAsync(holder);
+            var secondOpen = secondOpened && await IsOpenAsync(second);
+            var lease = (string?)await multiplexer.GetDatabase().StringGetAsync(leaseKey);
+            var token = lease?.Split('\n')[1];
+            return holderOpen != secondOpen && token == (holderOpen ? "owner" : "second");
+        }, TimeSpan.FromSeconds(3)), "after the pause, the id was not held by exactly the socket Redis names within one lease");
     }
 
     [Fact]
