@@ -185,6 +185,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
             catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
             {
                 // Only Redis decides: no answer is no id. Whatever was held for the id goes where Redis says.
+                _metrics.BackplaneError();
                 ClusterLog.ClaimRefused(_logger, peer.Id, ex.Message);
                 UndoLateClaim(peer);
                 foreach (var held in pending.Abandon())
