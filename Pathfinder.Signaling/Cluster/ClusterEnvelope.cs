@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using Pathfinder.Signaling.Protocol;
 
@@ -32,7 +33,7 @@ public enum EnvelopeKind : byte
 /// Rules: fields are only ever appended after the frame; a reader ignores bytes it does not know; a reader drops
 /// an envelope whose version byte is newer than it understands only if the layout above changed (never, so far).
 /// One small envelope per relay keeps Redis' pub/sub output buffers small. Relays are published in bundles (see
-/// <see cref="WriteFramed"/>): every message a route script call sends to one replica goes out as one pub/sub message.
+/// <see cref="TryWriteFramed"/>): every message a route script call sends to one replica goes out as one pub/sub message.
 /// </summary>
 public readonly record struct ClusterEnvelope(
     EnvelopeKind Kind,
@@ -54,18 +55,34 @@ public readonly record struct ClusterEnvelope(
     /// <summary>Bytes in front of each envelope in a bundle: its length (int32, little-endian).</summary>
     public const int FramePrefix = 4;
 
-    /// <summary>The envelope alone: what a single publish (Close) carries and what an offline queue entry holds.</summary>
-    public byte[] Write() => Write(reserve: 0);
+    /// <summary>Longest dst, src or traceparent an envelope carries, in UTF-8 bytes (its uint16 length prefix).</summary>
+    public const int MaxFieldBytes = ushort.MaxValue;
+
+    /// <summary>
+    /// The envelope alone: what a single publish (Close) carries and what an offline queue entry holds. Never throws:
+    /// false (and no envelope) when a field is longer than <see cref="MaxFieldBytes"/>; the caller refuses the message.
+    /// </summary>
+    public bool TryWrite([NotNullWhen(true)] out byte[]? envelope)
+    {
+        envelope = Write(reserve: 0);
+        return envelope is not null;
+    }
 
     /// <summary>
     /// The envelope behind its int32 length, ready to be appended to a bundle (<c>[0][len][envelope][len][envelope]…</c>);
     /// the route script concatenates these, and stores <c>framed[4..]</c> (the bare envelope) in an offline queue.
+    /// Never throws: false (and nothing written) when a field is longer than <see cref="MaxFieldBytes"/>.
     /// </summary>
-    public byte[] WriteFramed()
+    public bool TryWriteFramed([NotNullWhen(true)] out byte[]? framed)
     {
-        var framed = Write(reserve: FramePrefix);
+        framed = Write(reserve: FramePrefix);
+        if (framed is null)
+        {
+            return false;
+        }
+
         BinaryPrimitives.WriteInt32LittleEndian(framed, framed.Length - FramePrefix);
-        return framed;
+        return true;
     }
 
     /// <summary>
@@ -108,14 +125,20 @@ public readonly record struct ClusterEnvelope(
         return true;
     }
 
-    private byte[] Write(int reserve)
+    private byte[]? Write(int reserve)
     {
-        var dst = Encoding.UTF8.GetByteCount(Dst);
-        var src = Encoding.UTF8.GetByteCount(Src);
-        var trace = Encoding.UTF8.GetByteCount(TraceParent);
-        if (dst > ushort.MaxValue || src > ushort.MaxValue || trace > ushort.MaxValue)
+        // Counted without encoding; a string longer than the field in chars is too long in bytes too (≥ 1 byte each).
+        if ((Dst?.Length ?? 0) > MaxFieldBytes || (Src?.Length ?? 0) > MaxFieldBytes || (TraceParent?.Length ?? 0) > MaxFieldBytes)
         {
-            throw new ArgumentException("id too long for a cluster envelope");
+            return null;
+        }
+
+        var dst = Encoding.UTF8.GetByteCount(Dst ?? string.Empty);
+        var src = Encoding.UTF8.GetByteCount(Src ?? string.Empty);
+        var trace = Encoding.UTF8.GetByteCount(TraceParent ?? string.Empty);
+        if (dst > MaxFieldBytes || src > MaxFieldBytes || trace > MaxFieldBytes)
+        {
+            return null;
         }
 
         var buffer = new byte[reserve + FixedHeader + 2 + dst + 2 + src + 2 + trace + 4 + Frame.Length];
@@ -127,9 +150,9 @@ public readonly record struct ClusterEnvelope(
         BinaryPrimitives.WriteInt64LittleEndian(span[4..], SentAtMicroseconds);
         BinaryPrimitives.WriteInt64LittleEndian(span[12..], ConnectionId);
         var offset = FixedHeader;
-        offset += WriteString(span[offset..], Dst, dst);
-        offset += WriteString(span[offset..], Src, src);
-        offset += WriteString(span[offset..], TraceParent, trace);
+        offset += WriteString(span[offset..], Dst ?? string.Empty, dst);
+        offset += WriteString(span[offset..], Src ?? string.Empty, src);
+        offset += WriteString(span[offset..], TraceParent ?? string.Empty, trace);
         BinaryPrimitives.WriteInt32LittleEndian(span[offset..], Frame.Length);
         Frame.Span.CopyTo(span[(offset + 4)..]);
         return buffer;

@@ -1,6 +1,6 @@
 namespace Pathfinder.Signaling.Cluster;
 
-/// <summary>Log events of the Redis backplane, with stable event ids (100+).</summary>
+/// <summary>Log events of the Redis backplane, with stable event ids (100+; 220-239 for the abuse limits).</summary>
 internal static partial class ClusterLog
 {
     [LoggerMessage(100, LogLevel.Information, "Backplane: replica {ReplicaId} uses Redis (key prefix '{Prefix}', lease {LeaseMs} ms)")]
@@ -9,8 +9,11 @@ internal static partial class ClusterLog
     [LoggerMessage(101, LogLevel.Warning, "Backplane: subscribing replica {ReplicaId} failed; it is restored when Redis is back")]
     public static partial void SubscribeFailed(ILogger logger, string replicaId, Exception exception);
 
-    [LoggerMessage(102, LogLevel.Warning, "Backplane unavailable: id '{PeerId}' claimed on this replica only ({Reason})")]
-    public static partial void ClaimFallback(ILogger logger, string peerId, string reason);
+    [LoggerMessage(220, LogLevel.Warning, "Backplane unavailable: claim of id '{PeerId}' refused, the client may retry ({Reason})")]
+    public static partial void ClaimRefused(ILogger logger, string peerId, string reason);
+
+    [LoggerMessage(221, LogLevel.Warning, "Backplane: refused a message whose dst ({DstLength} chars) or src ({SrcLength} chars) no envelope can carry")]
+    public static partial void EnvelopeRefused(ILogger logger, int dstLength, int srcLength);
 
     [LoggerMessage(103, LogLevel.Debug, "Backplane: routing to '{PeerId}' failed ({Reason})")]
     public static partial void RouteFailed(ILogger logger, string peerId, string reason);

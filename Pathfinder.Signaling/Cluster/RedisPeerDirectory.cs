@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Options;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Protocol;
@@ -16,16 +15,35 @@ namespace Pathfinder.Signaling.Cluster;
 /// round trip. Messages arriving on this replica's channel are handed to local peers with a non-blocking
 /// <see cref="IPeerConnection.TrySend"/> — a client socket is never awaited inside a Redis callback.
 /// <para>
-/// Outage policy (Redis unreachable): claims fall back to this replica's own table (ids stay unique per replica,
-/// not cluster-wide) and are re-registered by the lease loop when Redis returns (a conflicting holder elsewhere
-/// wins; our local connection is closed); peers on the same replica keep relaying; a message for a peer that is not
-/// on this replica is answered at once with EXPIRE to its sender (the client reports peer-unavailable) instead of
-/// being lost silently; the peer list falls back to local ids; readiness reports the backplane unhealthy.
+/// Claims are decided by Redis, and only by Redis. A claim whose script fails or times out (Redis down, stalled,
+/// paused) is refused: the client gets the protocol's ERROR with a retryable text
+/// (<see cref="ServerMessages.RegistrationUnavailableText"/>) and its socket closes; there is no local fallback, so
+/// a slow or absent Redis never grants an id. A compare-and-delete of the refused claim's lease follows it on the
+/// same connection, so a claim that Redis runs late (after the client gave up on it) leaves no orphaned lease.
+/// </para>
+/// <para>
+/// Outage policy (Redis unreachable): connections already registered keep their ids and peers on the same replica
+/// keep relaying; new ids are refused as above; a message for a peer that is not on this replica is answered at once
+/// with EXPIRE to its sender (the client reports peer-unavailable) instead of being lost silently; the peer list
+/// falls back to local ids; readiness reports the backplane unhealthy. When Redis answers again, the lease loop
+/// (<see cref="PresenceLeaseService"/>, every third of the lease and at once on reconnect) renews every local lease:
+/// one still ours is extended, one that ran out meanwhile is taken again if nobody else took it, and one now held by
+/// another token closes the local socket (reason takeover, log event 108). A second holder can only appear through a
+/// lease that ran out, and the first renewal after Redis is back finds it, so no id is held by two sockets for longer
+/// than one lease after Redis answers again.
+/// </para>
+/// <para>
+/// <c>concurrent_limit</c> is exact: a claim for an id that is new on this replica reserves a slot (registered peers
+/// plus claims in flight, counted under one lock) before its round trip, and gives it back unless it registers.
 /// </para>
 /// </summary>
 public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 {
-    private const int ExpireBatch = 256;
+    /// <summary>Expired queues per sweep script call.</summary>
+    private const int ExpireBatch = 512;
+
+    /// <summary>Sweep script calls per tick at most: 64 × 512 = 32,768 queues, far beyond what one tick sees.</summary>
+    private const int MaxSweepCalls = 64;
 
     /// <summary>Messages per route script call (a batch larger than this is split into pipelined calls).</summary>
     private const int MaxRoutesPerCall = 128;
@@ -45,6 +63,8 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     private readonly SignalingOptions _settings;
     private readonly int _leaseMs;
     private readonly ConcurrentDictionary<string, PendingClaim> _pending = new(StringComparer.Ordinal);
+    private readonly Lock _slots = new();
+    private int _claiming;
     private readonly SemaphoreSlim[] _claimGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly RouteOutbox _outbox;
     private ChannelMessageQueue? _subscription;
@@ -122,13 +142,34 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
     public async ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, CancellationToken cancellationToken)
     {
-        if (!_local.TryGet(peer.Id, out _) && _local.Count >= concurrentLimit)
+        // A new id on this replica needs a slot, reserved before the round trip: simultaneous claims cannot all see
+        // the same free count. An id this replica already holds (a take-over here) needs none.
+        var reserved = false;
+        lock (_slots)
         {
-            return new ClaimResult(ClaimOutcome.LimitReached);
+            if (!_local.TryGet(peer.Id, out _))
+            {
+                if (_local.Count + _claiming >= concurrentLimit)
+                {
+                    return new ClaimResult(ClaimOutcome.LimitReached);
+                }
+
+                _claiming++;
+                reserved = true;
+            }
         }
 
         var gate = _claimGates[(uint)StringComparer.Ordinal.GetHashCode(peer.Id) % (uint)_claimGates.Length];
-        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await gate.WaitAsync(cancellationToken);
+        }
+        catch
+        {
+            GiveBack(reserved);
+            throw;
+        }
+
         var pending = new PendingClaim(peer);
         _pending[peer.Id] = pending;
         try
@@ -138,13 +179,21 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
             {
                 result = await Db.ScriptEvaluateAsync(
                     RedisScripts.Claim,
-                    [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id)],
-                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id]);
+                    [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id), _keys.OfflineTotals],
+                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _keys.SenderPrefix]);
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
             {
-                ClusterLog.ClaimFallback(_logger, peer.Id, ex.Message);
-                return ClaimLocally(peer, pending);
+                // Only Redis decides: no answer is no id. Whatever was held for the id goes where Redis says.
+                _metrics.BackplaneError();
+                ClusterLog.ClaimRefused(_logger, peer.Id, ex.Message);
+                UndoLateClaim(peer);
+                foreach (var held in pending.Abandon())
+                {
+                    _ = RouteAsync(held, hop: 1).AsTask();
+                }
+
+                return new ClaimResult(ClaimOutcome.Unavailable);
             }
 
             var parts = (RedisResult[])result!;
@@ -160,9 +209,20 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
             }
 
             var previous = (string?)parts[1];
-            var queued = (RedisResult[])parts[2]!;
-            var superseded = pending.Activate(_local, queued.Select(e => FrameOf((byte[])e!)));
-            _metrics.OfflineDelivered(queued.Length);
+            var queued = ((RedisResult[])parts[2]!).Select(e => FrameOf((byte[])e!)).ToList();
+            IPeerConnection? superseded;
+            lock (_slots)
+            {
+                // Registered and unreserved in one step: the count of registered + in-flight never dips or doubles.
+                superseded = pending.Activate(_local, queued);
+                if (reserved)
+                {
+                    _claiming--;
+                    reserved = false;
+                }
+            }
+
+            _metrics.OfflineDelivered(queued.Count);
 
             if (!string.IsNullOrEmpty(previous))
             {
@@ -174,20 +234,38 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
         finally
         {
+            GiveBack(reserved);
             _pending.TryRemove(new KeyValuePair<string, PendingClaim>(peer.Id, pending));
             gate.Release();
         }
     }
 
-    private ClaimResult ClaimLocally(IPeerConnection peer, PendingClaim pending)
+    private void GiveBack(bool reserved)
     {
-        if (_local.TryGet(peer.Id, out var holder) && !string.Equals(holder.Token, peer.Token, StringComparison.Ordinal))
+        if (reserved)
         {
-            return new ClaimResult(ClaimOutcome.IdTaken);
+            lock (_slots)
+            {
+                _claiming--;
+            }
         }
+    }
 
-        var superseded = pending.Activate(_local, []);
-        return new ClaimResult(superseded is null ? ClaimOutcome.Registered : ClaimOutcome.TookOver, superseded);
+    /// <summary>
+    /// A refused claim may still run in Redis later (it was sent; the client only stopped waiting). Queued behind it
+    /// on the same connection, a compare-and-delete of its value removes the lease it would leave, so the id is not
+    /// blocked for a lease by a socket that was told ERROR.
+    /// </summary>
+    private void UndoLateClaim(IPeerConnection peer)
+    {
+        try
+        {
+            _ = Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer)], CommandFlags.FireAndForget);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            ClusterLog.ReleaseFailed(_logger, peer.Id, ex.Message);
+        }
     }
 
     /// <summary>The previous holder (same token) was on another replica: ask it to close that connection.</summary>
@@ -200,9 +278,14 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
 
         var envelope = new ClusterEnvelope(EnvelopeKind.Close, 0, MessageType.Ignored, NowMicroseconds(), connectionId, id, string.Empty, string.Empty, default);
+        if (!envelope.TryWrite(out var data))
+        {
+            return; // an id too long for an envelope cannot have been claimed; the lease renewal closes it anyway
+        }
+
         try
         {
-            await _redis.GetSubscriber().PublishAsync(_keys.Replica(parts[0]), envelope.Write());
+            await _redis.GetSubscriber().PublishAsync(_keys.Replica(parts[0]), data);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -237,7 +320,15 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         var envelope = new ClusterEnvelope(
             EnvelopeKind.Deliver, hop, message.Type, NowMicroseconds(), 0, message.Dst, message.Src,
             Activity.Current?.Id ?? string.Empty, message.Frame);
-        var request = RouteRequest.Rent(message, envelope.WriteFramed(), hop, Stopwatch.GetTimestamp());
+        if (!envelope.TryWriteFramed(out var framed))
+        {
+            // A field no envelope can carry (the edge refuses such ids first): refused, the sender hears EXPIRE.
+            _metrics.BackplaneError();
+            ClusterLog.EnvelopeRefused(_logger, message.Dst.Length, message.Src.Length);
+            return ValueTask.FromResult(RouteOutcome.Unavailable);
+        }
+
+        var request = RouteRequest.Rent(message, framed, hop, Stopwatch.GetTimestamp());
         var outcome = request.Outcome;
         if (!_outbox.TryEnqueue(request))
         {
@@ -375,14 +466,20 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
     private Task<RedisResult> RouteManyAsync(List<RouteRequest> batch, bool[] here, int first, int end, int remote, long deadline)
     {
-        var keys = new RedisKey[1 + (3 * remote)];
-        var values = new RedisValue[5 + (4 * remote)];
+        var keys = new RedisKey[2 + (3 * remote)];
+        var values = new RedisValue[10 + (4 * remote)];
         keys[0] = _keys.Queues;
+        keys[1] = _keys.OfflineTotals;
         values[0] = _keys.ReplicaChannelPrefix;
         values[1] = _settings.OfflineQueuePerPeer;
         values[2] = (_settings.ExpireTimeout * 2L) + 60_000;
         values[3] = deadline;
         values[4] = ReplicaId;
+        values[5] = _settings.OfflineQueueTotalMessages;
+        values[6] = _settings.OfflineQueueTotalBytes;
+        values[7] = _settings.OfflineQueuePerSender;
+        values[8] = _settings.OfflineQueuePerSenderBytes;
+        values[9] = _keys.SenderPrefix;
         var k = 0;
         for (var i = first; i < end; i++)
         {
@@ -393,13 +490,13 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
             var request = batch[i];
             var message = request.Message;
-            keys[1 + (3 * k)] = _keys.Peer(message.Dst);
-            keys[2 + (3 * k)] = _keys.Queue(message.Dst);
-            keys[3 + (3 * k)] = _keys.Told(message.Dst);
-            values[5 + (4 * k)] = request.Framed;
-            values[6 + (4 * k)] = message.Dst;
-            values[7 + (4 * k)] = message.Src;
-            values[8 + (4 * k)] = (message.Type.IsQueueable() ? 1 : 0) | (request.Hop == 0 ? 0 : 2);
+            keys[2 + (3 * k)] = _keys.Peer(message.Dst);
+            keys[3 + (3 * k)] = _keys.Queue(message.Dst);
+            keys[4 + (3 * k)] = _keys.Told(message.Dst);
+            values[10 + (4 * k)] = request.Framed;
+            values[11 + (4 * k)] = message.Dst;
+            values[12 + (4 * k)] = message.Src;
+            values[13 + (4 * k)] = (message.Type.IsQueueable() ? 1 : 0) | (request.Hop == 0 ? 0 : 2);
             k++;
         }
 
@@ -451,35 +548,43 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes every due offline queue, in calls of <see cref="ExpireBatch"/> queues until none is left (at most
+    /// <see cref="MaxSweepCalls"/> calls per tick), so a sweep keeps up with any number of queued ids. The script
+    /// returns only the senders to tell, never the entries, so a call's answer stays small.
+    /// </summary>
     public async ValueTask<IReadOnlyList<ExpiredPair>> TakeExpiredAsync(CancellationToken cancellationToken)
     {
-        RedisResult result;
-        try
-        {
-            result = await Db.ScriptEvaluateAsync(
-                RedisScripts.TakeExpired,
-                [_keys.Queues],
-                [_time.GetUtcNow().ToUnixTimeMilliseconds(), ExpireBatch, _keys.QueuePrefix, _keys.ToldPrefix]);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            ClusterLog.RouteFailed(_logger, "(expiry sweep)", ex.Message);
-            return [];
-        }
-
         var pairs = new List<ExpiredPair>();
-        foreach (RedisResult queue in (RedisResult[])result!)
+        for (var call = 0; call < MaxSweepCalls && !cancellationToken.IsCancellationRequested; call++)
         {
-            var parts = (RedisResult[])queue!;
-            var id = (string)parts[0]!;
-            var told = new HashSet<string>(((RedisResult[])parts[2]!).Select(t => (string)t!), StringComparer.Ordinal);
-            foreach (RedisResult entry in (RedisResult[])parts[1]!)
+            RedisResult[] queues;
+            try
             {
-                var src = SourceOf((byte[])entry!);
-                if (told.Add(src))
+                queues = (RedisResult[])(await Db.ScriptEvaluateAsync(
+                    RedisScripts.TakeExpired,
+                    [_keys.Queues, _keys.OfflineTotals],
+                    [_time.GetUtcNow().ToUnixTimeMilliseconds(), ExpireBatch, _keys.QueuePrefix, _keys.ToldPrefix, _keys.SenderPrefix]))!;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                ClusterLog.RouteFailed(_logger, "(expiry sweep)", ex.Message);
+                break;
+            }
+
+            foreach (RedisResult queue in queues)
+            {
+                var parts = (RedisResult[])queue!;
+                var id = (string)parts[0]!;
+                foreach (RedisResult sender in (RedisResult[])parts[1]!)
                 {
-                    pairs.Add(new ExpiredPair(id, src));
+                    pairs.Add(new ExpiredPair(id, (string)sender!));
                 }
+            }
+
+            if (queues.Length < ExpireBatch)
+            {
+                break;
             }
         }
 
@@ -652,10 +757,6 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         envelope = default;
         return entry.Length > 0 && entry[0] is >= 1 and < 32 && ClusterEnvelope.TryRead(entry, out envelope);
     }
-
-    private static string SourceOf(byte[] entry) => IsEnvelopeEntry(entry, out var envelope)
-        ? envelope.Src
-        : Encoding.UTF8.GetString(entry, 0, Math.Max(0, Array.IndexOf(entry, (byte)'\n')));
 
     private static byte[] FrameOf(byte[] entry) => IsEnvelopeEntry(entry, out var envelope)
         ? envelope.Frame.ToArray()

@@ -25,7 +25,7 @@ internal sealed class RouteRequest : IValueTaskSource<RouteOutcome>
 
     public Outbound Message { get; private set; } = null!;
 
-    /// <summary>The cluster envelope behind its int32 length (<see cref="ClusterEnvelope.WriteFramed"/>).</summary>
+    /// <summary>The cluster envelope behind its int32 length (<see cref="ClusterEnvelope.TryWriteFramed"/>).</summary>
     public byte[] Framed { get; private set; } = null!;
 
     /// <summary>1 for a message re-routed by a replica that no longer had the peer: never published back to it.</summary>

@@ -11,6 +11,7 @@ public static class ServerMessages
     public const string ConcurrentLimitText = "Server has reached its concurrent user limit";
     public const string IdTakenText = "ID is taken";
     public const string RelayRateExceededText = "Relay rate exceeded: messages are dropped until you slow down";
+    public const string RegistrationUnavailableText = "Server cannot register IDs right now, please retry";
 
     public static ReadOnlyMemory<byte> Open { get; } = """{"type":"OPEN"}"""u8.ToArray();
 
@@ -22,6 +23,10 @@ public static class ServerMessages
 
     public static ReadOnlyMemory<byte> ConcurrentLimit { get; } =
         """{"type":"ERROR","payload":{"msg":"Server has reached its concurrent user limit"}}"""u8.ToArray();
+
+    /// <summary>A claim the backplane could not decide (Redis slow or down): refused, the client may retry.</summary>
+    public static ReadOnlyMemory<byte> RegistrationUnavailable { get; } =
+        """{"type":"ERROR","payload":{"msg":"Server cannot register IDs right now, please retry"}}"""u8.ToArray();
 
     public static ReadOnlyMemory<byte> IdTaken { get; } =
         """{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"""u8.ToArray();

@@ -30,7 +30,12 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
         _time = time;
         _metrics = metrics;
         var settings = options.Value;
-        _queues = new OfflineQueues(settings.OfflineQueuePerPeer, settings.OfflineQueueTotalBytes);
+        _queues = new OfflineQueues(
+            settings.OfflineQueuePerPeer,
+            settings.OfflineQueueTotalBytes,
+            settings.OfflineQueueTotalMessages,
+            settings.OfflineQueuePerSender,
+            settings.OfflineQueuePerSenderBytes);
         _expireTicks = settings.ExpireTimeout * time.TimestampFrequency / 1000;
     }
 

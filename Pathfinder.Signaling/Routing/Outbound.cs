@@ -47,6 +47,12 @@ public enum ClaimOutcome
 
     /// <summary>The concurrent limit is reached (new ids only).</summary>
     LimitReached,
+
+    /// <summary>
+    /// The directory could not decide (the backplane failed or timed out): refused, never granted locally. The client
+    /// gets a retryable ERROR and the socket closes.
+    /// </summary>
+    Unavailable,
 }
 
 /// <summary>An offline destination whose queue expired and one of the senders that must be told (EXPIRE).</summary>

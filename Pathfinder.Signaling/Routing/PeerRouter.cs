@@ -305,17 +305,35 @@ public sealed class PeerRouter
         return dropped;
     }
 
-    /// <summary>Expires old offline queues and sends one EXPIRE per (sender, destination) to the sender.</summary>
+    /// <summary>EXPIREs of one sweep that may be on their way through the directory at once (they share its batches).</summary>
+    private const int ExpiresInFlight = 1024;
+
+    /// <summary>
+    /// Expires old offline queues and sends one EXPIRE per (sender, destination) to the sender. The EXPIREs for
+    /// senders elsewhere go out together (up to <see cref="ExpiresInFlight"/> at a time), not one round trip each, so
+    /// a sweep of thousands of queues still tells every sender on time.
+    /// </summary>
     public async ValueTask<int> SweepExpiredAsync(CancellationToken cancellationToken)
     {
         var expired = await _directory.TakeExpiredAsync(cancellationToken);
+        var inFlight = new List<Task>();
         foreach (var pair in expired)
         {
             _metrics.OfflineExpired();
             var expire = new Outbound(MessageType.Expire, pair.Offline, pair.Sender, RelayFrame.Expire(pair.Offline, pair.Sender));
-            await DeliverAsync(expire, sender: null);
+            var delivery = DeliverAsync(expire, sender: null);
+            if (!delivery.IsCompletedSuccessfully)
+            {
+                inFlight.Add(delivery.AsTask());
+                if (inFlight.Count >= ExpiresInFlight)
+                {
+                    await Task.WhenAll(inFlight);
+                    inFlight.Clear();
+                }
+            }
         }
 
+        await Task.WhenAll(inFlight);
         return expired.Count;
     }
 

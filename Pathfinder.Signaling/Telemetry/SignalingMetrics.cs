@@ -19,6 +19,9 @@ public enum ConnectOutcome
     BadRequest,
     RateLimited,
     OriginDenied,
+
+    /// <summary>The claim could not be decided (backplane unavailable): refused with a retryable ERROR.</summary>
+    Unavailable,
 }
 
 public static class ConnectOutcomeExtensions
@@ -32,6 +35,7 @@ public static class ConnectOutcomeExtensions
         ConnectOutcome.Limit => "limit",
         ConnectOutcome.RateLimited => "rate_limited",
         ConnectOutcome.OriginDenied => "origin_denied",
+        ConnectOutcome.Unavailable => "unavailable",
         _ => "bad_request",
     };
 }

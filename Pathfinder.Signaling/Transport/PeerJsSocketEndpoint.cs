@@ -185,6 +185,9 @@ public sealed class PeerJsSocketEndpoint(
             case ClaimOutcome.LimitReached:
                 await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit);
                 return null;
+            case ClaimOutcome.Unavailable:
+                await RejectAsync(connection, ServerMessages.RegistrationUnavailable, ConnectOutcome.Unavailable);
+                return null;
         }
 
         if (connection.IsClosing)

@@ -123,10 +123,31 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
     }
 
     [Fact]
+    public void The_envelope_writer_refuses_a_field_it_cannot_carry_instead_of_throwing()
+    {
+        static ClusterEnvelope With(string dst, string src = "src", string trace = "") => new(
+            EnvelopeKind.Deliver, 0, Protocol.MessageType.Offer, 1, 0, dst, src, trace, "{}"u8.ToArray());
+
+        Assert.False(With(new string('d', 70_000)).TryWriteFramed(out var framed));
+        Assert.Null(framed);
+        Assert.False(With(new string('d', 70_000)).TryWrite(out _));
+        Assert.False(With("dst", src: new string('s', 70_000)).TryWrite(out _));
+        Assert.False(With("dst", trace: new string('t', 70_000)).TryWriteFramed(out _));
+        Assert.False(With(new string('ü', 40_000)).TryWrite(out _)); // 40,000 chars, 80,000 UTF-8 bytes
+        Assert.True(default(ClusterEnvelope).TryWrite(out _)); // a default envelope's null fields do not throw either
+
+        // The longest field that fits still round-trips.
+        var longest = new string('d', ClusterEnvelope.MaxFieldBytes);
+        Assert.True(With(longest).TryWrite(out var envelope));
+        Assert.True(ClusterEnvelope.TryRead(envelope, out var read));
+        Assert.Equal(longest, read.Dst);
+    }
+
+    [Fact]
     public void A_bundle_is_split_into_its_envelopes_and_a_malformed_one_is_refused()
     {
-        var first = Envelope("dst-1", "one").WriteFramed();
-        var second = Envelope("dst-2", "two").WriteFramed();
+        Assert.True(Envelope("dst-1", "one").TryWriteFramed(out var first));
+        Assert.True(Envelope("dst-2", "two").TryWriteFramed(out var second));
         var bundle = new byte[] { ClusterEnvelope.BundleMarker }.Concat(first).Concat(second).ToArray();
 
         var seen = new List<string>();
@@ -134,7 +155,8 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
         Assert.Equal(["dst-1:one", "dst-2:two"], seen);
 
         seen.Clear();
-        Assert.True(ClusterEnvelope.ForEach(Envelope("dst-3", "bare").Write(), seen, Collect));
+        Assert.True(Envelope("dst-3", "bare").TryWrite(out var bare));
+        Assert.True(ClusterEnvelope.ForEach(bare, seen, Collect));
         Assert.Equal(["dst-3:bare"], seen);
 
         seen.Clear();

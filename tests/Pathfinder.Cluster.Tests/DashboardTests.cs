@@ -86,9 +86,10 @@ public sealed partial class DashboardTests(RedisFixture redis) : IClassFixture<R
 
         cluster.Time.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(1, await cluster.SweepExpiredAsync());
-        await using var lonely = await PeerClient.ConnectAsync(orphan.Socket(0));
-        await lonely.SendToAsync("OFFER", PeerClient.NewId(), "1");
-        await lonely.ReceiveAsync(); // EXPIRE: the backplane is down
+        await using (var lonely = await PeerClient.OpenAsync(orphan.Socket(0), PeerClient.NewId()))
+        {
+            await lonely.WaitForCloseAsync(); // refused: no id is granted while the backplane is down (a backplane error)
+        }
 
         var scraped = new HashSet<string>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Pathfinder.Signaling.Cluster.Tests;
 
@@ -153,6 +155,89 @@ public sealed class RedisFailureTests
         Assert.Contains("ID-TAKEN", await intruder.ReceiveAsync(), StringComparison.Ordinal);
     }
 
+    private const string Unavailable = """{"type":"ERROR","payload":{"msg":"Server cannot register IDs right now, please retry"}}""";
+
+    /// <summary>Connects (a fresh id each attempt) until a replica grants an id, as a client retrying would (bounded).</summary>
+    private static async Task<PeerClient> ConnectEventuallyAsync(Uri socket, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var client = await PeerClient.OpenAsync(socket, PeerClient.NewId());
+            var first = await client.ReceiveAsync();
+            if (first == """{"type":"OPEN"}""")
+            {
+                return client;
+            }
+
+            await client.DisposeAsync();
+            Assert.Equal(Unavailable, first);
+            Assert.True(DateTime.UtcNow < deadline, "no id was granted after Redis came up");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>True while the server has not closed the client's socket (a marker to itself still comes back).</summary>
+    private static async Task<bool> IsOpenAsync(PeerClient client)
+    {
+        try
+        {
+            await client.DrainWithMarkerAsync();
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or WebSocketException or ObjectDisposedException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task A_claim_while_redis_is_paused_is_refused_and_afterwards_no_id_is_held_by_two_sockets()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ClusterUnderTest.StartAsync(2, redis.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Signaling:Cluster:LeaseMilliseconds"] = "3000",
+        });
+        var held = PeerClient.NewId("held");
+        var fresh = PeerClient.NewId("fresh");
+        await using var holder = await PeerClient.ConnectAsync(cluster.Socket(0), held, token: "owner");
+
+        // Paused longer than the lease: Redis answers nothing, and the holder's lease runs out meanwhile.
+        redis.Pause();
+        try
+        {
+            await using var intruder = await PeerClient.OpenAsync(cluster.Socket(1), held, token: "intruder");
+            Assert.Equal([Unavailable], await intruder.WaitForCloseAsync());
+            await using var newcomer = await PeerClient.OpenAsync(cluster.Socket(1), fresh, token: "newcomer");
+            Assert.Equal([Unavailable], await newcomer.WaitForCloseAsync());
+        }
+        finally
+        {
+            redis.Resume();
+        }
+
+        // The refused claims left nothing behind once Redis ran them late: someone else gets the fresh id at once.
+        await using (var later = await PeerClient.ConnectAsync(cluster.Socket(1), fresh, token: "later"))
+        {
+        }
+
+        // Whoever Redis gives the held id to now, within one lease exactly one socket holds it: the one Redis names.
+        var second = await PeerClient.OpenAsync(cluster.Socket(1), held, token: "second");
+        await using var secondCleanup = second;
+        var secondOpened = await second.ReceiveAsync() == """{"type":"OPEN"}""";
+        using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var leaseKey = $"{cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix}:peer:{held}";
+        Assert.True(await WaitUntilAsync(async () =>
+        {
+            var holderOpen = await IsOpenAsync(holder);
+            var secondOpen = secondOpened && await IsOpenAsync(second);
+            var lease = (string?)await multiplexer.GetDatabase().StringGetAsync(leaseKey);
+            var token = lease?.Split('\n')[1];
+            return holderOpen != secondOpen && token == (holderOpen ? "owner" : "second");
+        }, TimeSpan.FromSeconds(3)), "after the pause, the id was not held by exactly the socket Redis names within one lease");
+    }
+
     [Fact]
     public async Task Redis_down_at_start_does_not_stop_the_service_and_the_cluster_forms_when_it_comes()
     {
@@ -160,13 +245,15 @@ public sealed class RedisFailureTests
         await using var cluster = await ClusterUnderTest.StartAsync(2, $"127.0.0.1:{port}");
         Assert.NotEqual(HttpStatusCode.OK, await HealthAsync(cluster[0]));
 
-        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
-        await using var c = await PeerClient.ConnectAsync(cluster.Socket(0));
-        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
-        await a.SendToAsync("CANDIDATE", c.Id, "1");
-        Assert.Equal($$"""{"type":"CANDIDATE","src":"{{a.Id}}","dst":"{{c.Id}}","payload":1}""", await c.ReceiveAsync());
+        // No id is granted without Redis: the client is told to retry.
+        await using (var early = await PeerClient.OpenAsync(cluster.Socket(0), PeerClient.NewId()))
+        {
+            Assert.Equal([Unavailable], await early.WaitForCloseAsync());
+        }
 
         await using var redis = await RedisServer.StartAsync(port);
+        await using var a = await ConnectEventuallyAsync(cluster.Socket(0), TimeSpan.FromSeconds(20));
+        await using var b = await ConnectEventuallyAsync(cluster.Socket(1), TimeSpan.FromSeconds(20));
         Assert.True(await RelayEventuallyWorksAsync(a, b, TimeSpan.FromSeconds(20)), "cross-replica relay did not start");
         Assert.True(await WaitUntilAsync(async () => await HealthAsync(cluster[1]) == HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
     }

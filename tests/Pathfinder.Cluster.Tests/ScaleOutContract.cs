@@ -200,6 +200,140 @@ public abstract class ScaleOutContract
         Assert.Empty(await b.DrainWithMarkerAsync());
     }
 
+    private static string Expire(string from, string to) => $$"""{"type":"EXPIRE","src":"{{from}}","dst":"{{to}}"}""";
+
+    [Fact]
+    public async Task Concurrent_limit_is_exact_for_simultaneous_connects_on_a_freshly_started_replica()
+    {
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:ConcurrentLimit"] = "8" });
+        var clients = await Task.WhenAll(Enumerable.Range(0, 14)
+            .Select(i => PeerClient.OpenAsync(cluster.Socket(0), PeerClient.NewId($"limit{i}"))));
+        try
+        {
+            var firsts = await Task.WhenAll(clients.Select(c => c.ReceiveAsync()));
+            Assert.Equal(8, firsts.Count(f => f == Open));
+            Assert.Equal(6, firsts.Count(f => f == """{"type":"ERROR","payload":{"msg":"Server has reached its concurrent user limit"}}"""));
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_senders_offline_budget_refuses_with_expire_at_once_and_is_given_back_exactly()
+    {
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?>
+        {
+            ["Signaling:OfflineQueuePerSender"] = "3",
+            ["Signaling:MaxMessageBytes"] = "16384",
+            ["Signaling:OfflineQueuePerSenderBytes"] = "16384",
+        });
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+        var ids = Enumerable.Range(0, 5).Select(i => PeerClient.NewId($"absent{i}")).ToArray();
+        foreach (var id in ids)
+        {
+            await a.SendToAsync("OFFER", id, "1");
+        }
+
+        // Three queued; past the sender's budget EXPIRE comes at once and nothing is queued.
+        Assert.Equal([Expire(ids[3], a.Id), Expire(ids[4], a.Id)], await a.DrainWithMarkerAsync());
+
+        // The budget is the sender's own: another sender still queues.
+        await b.SendToAsync("OFFER", ids[4], "2");
+        Assert.Empty(await b.DrainWithMarkerAsync());
+
+        // Delivery gives the share back: exactly one more fits.
+        await using (var first = await PeerClient.ConnectAsync(cluster.Socket(1), ids[0]))
+        {
+            Assert.Equal(a.Id, (await first.ReceiveJsonAsync()).GetProperty("src").GetString());
+        }
+
+        var more = new[] { PeerClient.NewId("more"), PeerClient.NewId("more") };
+        await a.SendToAsync("OFFER", more[0], "3");
+        await a.SendToAsync("OFFER", more[1], "4");
+        Assert.Equal([Expire(more[1], a.Id)], await a.DrainWithMarkerAsync());
+
+        // Expiry gives the shares back too: the sender's whole budget is free again, no more, no less.
+        cluster.Time.Advance(TimeSpan.FromSeconds(6));
+        Assert.Equal(4, await cluster.SweepExpiredAsync());
+        var expired = new[] { await a.ReceiveAsync(), await a.ReceiveAsync(), await a.ReceiveAsync() };
+        Assert.Equal(new[] { Expire(ids[1], a.Id), Expire(ids[2], a.Id), Expire(more[0], a.Id) }.Order(), expired.Order());
+        Assert.Equal(Expire(ids[4], b.Id), await b.ReceiveAsync());
+
+        var again = Enumerable.Range(0, 4).Select(i => PeerClient.NewId($"again{i}")).ToArray();
+        foreach (var id in again)
+        {
+            await a.SendToAsync("CANDIDATE", id, "5");
+        }
+
+        Assert.Equal([Expire(again[3], a.Id)], await a.DrainWithMarkerAsync());
+
+        // The sender's bytes: one large message fits in 16 KiB, a second one does not.
+        var large = JsonSerializer.Serialize(new string('x', 10_000));
+        var big = new[] { PeerClient.NewId("big"), PeerClient.NewId("big") };
+        await using var c = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await c.SendToAsync("OFFER", big[0], large);
+        await c.SendToAsync("OFFER", big[1], large);
+        Assert.Equal([Expire(big[1], c.Id)], await c.DrainWithMarkerAsync());
+    }
+
+    [Fact]
+    public async Task The_total_offline_budget_is_shared_by_all_senders_and_given_back_on_delivery()
+    {
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?>
+        {
+            ["Signaling:OfflineQueueTotalMessages"] = "4",
+            ["Signaling:MaxMessageBytes"] = "16384",
+            ["Signaling:OfflineQueueTotalBytes"] = "16384",
+        });
+        await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+        var ids = Enumerable.Range(0, 3).Select(i => PeerClient.NewId($"absent{i}")).ToArray();
+        foreach (var id in ids)
+        {
+            await a.SendToAsync("OFFER", id, "1");
+        }
+
+        Assert.Empty(await a.DrainWithMarkerAsync());
+        var other = new[] { PeerClient.NewId("other"), PeerClient.NewId("other") };
+        await b.SendToAsync("OFFER", other[0], "2");
+        await b.SendToAsync("OFFER", other[1], "3");
+        Assert.Equal([Expire(other[1], b.Id)], await b.DrainWithMarkerAsync());
+
+        // Every queue delivered: the whole total is free again.
+        foreach (var id in ids.Append(other[0]))
+        {
+            await using var late = await PeerClient.ConnectAsync(cluster.Socket(1), id);
+            Assert.Equal("OFFER", (await late.ReceiveJsonAsync()).GetProperty("type").GetString());
+        }
+
+        // Bytes: one large message fits in the 16 KiB total, a second one (another sender) does not.
+        var large = JsonSerializer.Serialize(new string('x', 10_000));
+        var big = new[] { PeerClient.NewId("big"), PeerClient.NewId("big") };
+        await a.SendToAsync("OFFER", big[0], large);
+        Assert.Empty(await a.DrainWithMarkerAsync());
+        await b.SendToAsync("OFFER", big[1], large);
+        Assert.Equal([Expire(big[1], b.Id)], await b.DrainWithMarkerAsync());
+
+        await using (var late = await PeerClient.ConnectAsync(cluster.Socket(0), big[0]))
+        {
+            Assert.Equal(a.Id, (await late.ReceiveJsonAsync()).GetProperty("src").GetString());
+        }
+
+        var four = Enumerable.Range(0, 5).Select(i => PeerClient.NewId($"four{i}")).ToArray();
+        foreach (var id in four)
+        {
+            await b.SendToAsync("CANDIDATE", id, "4");
+        }
+
+        Assert.Equal([Expire(four[4], b.Id)], await b.DrainWithMarkerAsync());
+    }
+
     [Fact]
     public async Task Peers_lists_the_peers_of_every_replica()
     {
