@@ -54,6 +54,9 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     /// <summary>Messages that may wait for Redis before new ones are refused (the sender is told EXPIRE).</summary>
     private const int OutboxCapacity = 20_000;
 
+    /// <summary>Bytes of envelopes that may wait for Redis (or be in the call that is out) before new ones are refused.</summary>
+    private const long OutboxByteCapacity = 16L * 1024 * 1024;
+
     private readonly IConnectionMultiplexer _redis;
     private readonly LocalPeerTable _local;
     private readonly TimeProvider _time;
@@ -88,7 +91,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         _leaseMs = cluster.Value.LeaseMilliseconds;
         _keys = new RedisKeys(cluster.Value.KeyPrefix);
         ReplicaId = replica.Id;
-        _outbox = new RouteOutbox(RouteBatchAsync, OutboxCapacity);
+        _outbox = new RouteOutbox(RouteBatchAsync, OutboxCapacity, OutboxByteCapacity);
     }
 
     /// <summary>This replica's id on the backplane.</summary>

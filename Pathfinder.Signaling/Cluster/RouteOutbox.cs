@@ -86,28 +86,33 @@ internal sealed class RouteRequest : IValueTaskSource<RouteOutcome>
 /// The queue in front of the route script: messages are routed in the order they were queued, by one script call
 /// at a time (a group commit). The first message after a quiet spell is sent at once, on the caller's thread; whatever
 /// queues up while a call is out goes in the next call, so under load one round trip carries many messages and each
-/// replica gets one pub/sub message per call. Bounded: past <see cref="Capacity"/> waiting messages, a new one is
-/// refused (the caller reports the backplane unavailable) instead of growing without limit while Redis stalls.
+/// replica gets one pub/sub message per call. Bounded in messages and in bytes: past <see cref="Capacity"/> waiting
+/// messages or <see cref="ByteCapacity"/> bytes (waiting or in the call that is out), a new one is refused (the caller
+/// reports the backplane unavailable) instead of growing without limit while Redis stalls.
 /// </summary>
-internal sealed class RouteOutbox(Func<List<RouteRequest>, Task> runBatch, int capacity)
+internal sealed class RouteOutbox(Func<List<RouteRequest>, Task> runBatch, int capacity, long byteCapacity)
 {
     private readonly Lock _gate = new();
     private List<RouteRequest> _waiting = [];
     private List<RouteRequest>? _spare = [];
     private bool _running;
+    private long _bytes;
 
     public int Capacity { get; } = capacity;
 
-    /// <summary>Queues a request; false when <see cref="Capacity"/> requests are already waiting.</summary>
+    public long ByteCapacity { get; } = byteCapacity;
+
+    /// <summary>Queues a request; false when <see cref="Capacity"/> requests or <see cref="ByteCapacity"/> bytes are already held.</summary>
     public bool TryEnqueue(RouteRequest request)
     {
         lock (_gate)
         {
-            if (_waiting.Count >= Capacity)
+            if (_waiting.Count >= Capacity || _bytes + request.Framed.Length > ByteCapacity)
             {
                 return false;
             }
 
+            _bytes += request.Framed.Length;
             _waiting.Add(request);
             if (_running)
             {
@@ -142,11 +147,18 @@ internal sealed class RouteOutbox(Func<List<RouteRequest>, Task> runBatch, int c
                 _spare = null;
             }
 
+            long bytes = 0;
+            foreach (var request in batch)
+            {
+                bytes += request.Framed.Length;
+            }
+
             // runBatch completes every request, whatever happens to the call.
             await runBatch(batch);
             batch.Clear();
             lock (_gate)
             {
+                _bytes -= bytes;
                 _spare = batch;
             }
         }

@@ -226,13 +226,19 @@ public sealed class PeerRouter
             idle = sender.Order.InFlight == 0; // not asked above: nothing local to overtake, only this message to count
         }
 
-        var inFlight = sender.Order.Started(mark, idle);
+        var inFlight = sender.Order.Started(mark, idle, message.Frame.Length);
         var routing = AwaitRoute(pending, message, sender);
-        return inFlight > MaxRoutesInFlight ? routing : ValueTask.CompletedTask;
+        return inFlight > MaxRoutesInFlight || sender.Order.BytesInFlight > MaxRouteBytesInFlight ? routing : ValueTask.CompletedTask;
     }
 
     /// <summary>Messages one peer may have on their way through the directory before its reads wait for them.</summary>
     public const int MaxRoutesInFlight = 64;
+
+    /// <summary>
+    /// Bytes one peer may have on their way through the directory before its reads wait for them: with large messages
+    /// the byte count, not <see cref="MaxRoutesInFlight"/>, bounds what a fast sender holds in this replica's memory.
+    /// </summary>
+    public const int MaxRouteBytesInFlight = 256 * 1024;
 
     private async ValueTask AwaitRoute(ValueTask<RouteOutcome> pending, Outbound message, IPeerConnection? sender)
     {
@@ -242,7 +248,7 @@ public sealed class PeerRouter
         }
         finally
         {
-            sender?.Order.Finished();
+            sender?.Order.Finished(message.Frame.Length);
         }
     }
 

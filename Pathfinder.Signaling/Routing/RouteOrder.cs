@@ -13,6 +13,7 @@ namespace Pathfinder.Signaling.Routing;
 public sealed class RouteOrder
 {
     private int _inFlight;
+    private long _bytesInFlight;
     private long _streakMark;
     private long _registration;
 
@@ -28,6 +29,9 @@ public sealed class RouteOrder
 
     /// <summary>Messages of this peer still on their way through the directory.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Bytes (frames) of this peer still on their way through the directory.</summary>
+    public long BytesInFlight => Volatile.Read(ref _bytesInFlight);
 
     /// <summary>
     /// True when a message of this peer for a local peer registered at <paramref name="registration"/> may be handed
@@ -48,8 +52,9 @@ public sealed class RouteOrder
     /// up. Otherwise the running streak keeps its older mark, even if its messages all finished meanwhile (the
     /// message being counted may have been sent this way because of that mark). Called from the peer's own read loop.
     /// </summary>
-    public int Started(long mark, bool idle)
+    public int Started(long mark, bool idle, int bytes = 0)
     {
+        Interlocked.Add(ref _bytesInFlight, bytes);
         var inFlight = Interlocked.Increment(ref _inFlight);
         if (idle)
         {
@@ -59,6 +64,10 @@ public sealed class RouteOrder
         return inFlight;
     }
 
-    /// <summary>A message handed to the directory has its outcome (from any thread).</summary>
-    public void Finished() => Interlocked.Decrement(ref _inFlight);
+    /// <summary>A message handed to the directory has its outcome (from any thread); <paramref name="bytes"/> as given to <see cref="Started"/>.</summary>
+    public void Finished(int bytes = 0)
+    {
+        Interlocked.Add(ref _bytesInFlight, -bytes);
+        Interlocked.Decrement(ref _inFlight);
+    }
 }

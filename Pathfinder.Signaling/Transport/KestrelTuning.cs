@@ -17,8 +17,17 @@ public static class KestrelTuning
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = settings.InlineScheduling);
         builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
         var fastPathOn = settings.UpgradeFastPath;
+        var inputBudgetSet = builder.Configuration["Kestrel:Limits:MaxRequestBufferSize"] is not null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // A peer's unread input is bounded by one message's worth, not Kestrel's 1 MB per connection: the frame
+            // reader copies payloads out of the pipe, so the pipe itself never needs to hold a whole message, and a
+            // sender whose relays wait (its reads pause) cannot park a megabyte per socket in this process.
+            if (!inputBudgetSet)
+            {
+                kestrel.Limits.MaxRequestBufferSize = Math.Max(64 * 1024, settings.MaxMessageBytes);
+            }
+
             // Never accept past the open-file limit (unless Kestrel:Limits:MaxConcurrentConnections says otherwise).
             var (openFiles, inUse) = OpenFileLimit.Budget;
             if (kestrel.Limits.MaxConcurrentConnections is null && OpenFileLimit.ConnectionCap(openFiles, inUse) is { } cap)
