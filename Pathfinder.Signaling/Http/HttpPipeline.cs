@@ -17,6 +17,8 @@ public static class HttpPipeline
         services.AddCors(cors => cors.AddPolicy(PeerJsCors.PolicyName, policy => PeerJsCors.Configure(policy, origins)));
         services.AddTrustedProxies(options);
         services.AddClientRateLimiting(options, environment);
+        // First of all middleware (before host filtering): a head the upgrade fast path handed over has arrived.
+        services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter, HeadArrivedFilter>());
         return services;
     }
 
@@ -37,5 +39,18 @@ public static class HttpPipeline
             branch => branch.UseCors(PeerJsCors.PolicyName));
         app.UseClientRateLimiting(options, app.Environment);
         return app;
+    }
+
+    private sealed class HeadArrivedFilter : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                context.Features.Get<Transport.UpgradeHeadDeadline>()?.HeadReceived();
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
     }
 }

@@ -11,6 +11,13 @@ public static class ServerMessages
     public const string ConcurrentLimitText = "Server has reached its concurrent user limit";
     public const string IdTakenText = "ID is taken";
 
+    /// <summary>The reference's Errors.INVALID_TOKEN text (defined there, never sent): a token outside the token rule (<see cref="PeerIdRules"/>).</summary>
+    public const string InvalidTokenText = "Invalid token provided";
+
+    // Declared first: static initializers run in order. The texts are the server's own: only what JSON requires is escaped (quotes stay readable in the frame).
+    private static readonly System.Text.Json.JsonWriterOptions RelaxedEscaping =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static ReadOnlyMemory<byte> Open { get; } = """{"type":"OPEN"}"""u8.ToArray();
 
     public static ReadOnlyMemory<byte> NoIdTokenOrKey { get; } =
@@ -22,6 +29,25 @@ public static class ServerMessages
     public static ReadOnlyMemory<byte> ConcurrentLimit { get; } =
         """{"type":"ERROR","payload":{"msg":"Server has reached its concurrent user limit"}}"""u8.ToArray();
 
+    public static ReadOnlyMemory<byte> InvalidToken { get; } = Error(InvalidTokenText);
+
     public static ReadOnlyMemory<byte> IdTaken { get; } =
         """{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"""u8.ToArray();
+
+    /// <summary><c>{"type":"ERROR","payload":{"msg":text}}</c>, the text JSON-escaped.</summary>
+    public static byte[] Error(string text)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(64 + text.Length);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer, RelaxedEscaping))
+        {
+            json.WriteStartObject();
+            json.WriteString("type"u8, "ERROR"u8);
+            json.WriteStartObject("payload"u8);
+            json.WriteString("msg"u8, text);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
 }

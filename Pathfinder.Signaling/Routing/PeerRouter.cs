@@ -19,6 +19,7 @@ public sealed class PeerRouter
     private readonly ILogger<PeerRouter> _logger;
     private readonly int _concurrentLimit;
     private readonly long _aliveTicks;
+    private readonly PeerIdRules _idRules;
 
     public PeerRouter(
         LocalPeerTable local,
@@ -35,6 +36,7 @@ public sealed class PeerRouter
         _logger = logger;
         _concurrentLimit = EffectiveLimit(options.Value);
         _aliveTicks = options.Value.AliveTimeout * time.TimestampFrequency / 1000;
+        _idRules = new PeerIdRules(options.Value.MaxIdLength);
     }
 
     /// <summary>Registered peers this replica accepts: ConcurrentLimit, capped by MaxConnections or the open-file limit.</summary>
@@ -114,6 +116,15 @@ public sealed class PeerRouter
             // No destination: nothing to deliver. (The reference unregisters a LEAVE sender here but leaves its
             // socket open, which corrupts the registry; we simply drop it.)
             _metrics.MessageIgnored();
+            return ValueTask.CompletedTask;
+        }
+
+        if (!_idRules.IsValidId(dst))
+        {
+            // No peer can hold such an id: the message is dropped and its sender told why (ERROR). The connection
+            // stays open, as for a malformed frame; a sender that never reads its ERRORs fills its own send queue.
+            _metrics.MessageIgnored();
+            from.TrySend(_idRules.InvalidDst);
             return ValueTask.CompletedTask;
         }
 
