@@ -275,12 +275,7 @@ public sealed class UpgradeHeadParser(byte[] requestLinePrefix, UpgradeHeadLimit
 
     private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> value) => value.Trim(" \t"u8);
 
-    // RFC 9110 §5.6.2 token: the characters a header name may have.
-    private static bool IsToken(ReadOnlySpan<byte> name) =>
-        !name.IsEmpty && name.IndexOfAnyExcept(TokenChars) < 0;
-
-    private static readonly SearchValues<byte> TokenChars = SearchValues.Create(
-        "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+    private static bool IsToken(ReadOnlySpan<byte> name) => HttpToken.IsToken(name);
 
     // RFC 3986 query characters (pchar / "/" / "?"), percent signs included: all of them are fine for Kestrel.
     private static bool IsQuery(ReadOnlySpan<byte> query) => query.IndexOfAnyExcept(QueryChars) < 0;
@@ -336,6 +331,39 @@ public sealed class UpgradeHeadParser(byte[] requestLinePrefix, UpgradeHeadLimit
         foreach (var b in value)
         {
             if (b is (< 0x20 and not (byte)'\t') or >= 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>
+/// RFC 9110 §5.6.2 tokens, the characters a header name may have. Kestrel itself lets other visible characters through
+/// in header names (<c>(</c>, <c>"</c>, <c>/</c>, <c>{</c>…); the service answers such requests 400, as the reference
+/// does: the pipeline's first middleware checks every request (<see cref="Http.HttpPipeline"/>), and the fast path
+/// leaves such heads to it.
+/// </summary>
+public static class HttpToken
+{
+    private const string Characters = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+    private static readonly SearchValues<byte> Bytes = SearchValues.Create(Encoding.ASCII.GetBytes(Characters));
+
+    private static readonly SearchValues<char> Chars = SearchValues.Create(Characters);
+
+    public static bool IsToken(ReadOnlySpan<byte> name) => !name.IsEmpty && name.IndexOfAnyExcept(Bytes) < 0;
+
+    public static bool IsToken(ReadOnlySpan<char> name) => !name.IsEmpty && name.IndexOfAnyExcept(Chars) < 0;
+
+    /// <summary>Whether every header name of a request is a token.</summary>
+    public static bool AllNamesAreTokens(IHeaderDictionary headers)
+    {
+        foreach (var header in headers)
+        {
+            if (!IsToken(header.Key))
             {
                 return false;
             }
