@@ -246,6 +246,31 @@ public sealed class UpgradePolicyTests
         Assert.True(cut || status == "HTTP/1.1 408 Request Timeout", $"the head should have been cut; got {status}");
     }
 
+    /// <summary>
+    /// The rest of the header budget applies to the head only: once Kestrel has the head of a connection the fast path
+    /// handed over (here a proxied upgrade the fast path read in pieces), the socket lives on past the deadline.
+    /// </summary>
+    [Fact]
+    public async Task A_socket_handed_over_after_a_partial_read_outlives_the_header_deadline()
+    {
+        await using var host = await StartAsync(true, limits: limits => limits.RequestHeadersTimeout = TimeSpan.FromSeconds(2));
+        var head = Upgrade(host, null, null, "X-Forwarded-For: 198.51.100.9");
+        await using var connection = await RawConnection.OpenAsync(host);
+        var half = head.Length / 2;
+        await connection.WriteAsync(head[..half]);
+        await Task.Delay(300); // the fast path reads the first half, waits for more, then hands the head over
+        await connection.WriteAsync(head[half..]);
+        var response = await connection.ReadResponseHeadAsync();
+        Assert.Equal(("HTTP/1.1 101 Switching Protocols", "Kestrel"), (response.StatusLine, response.Header("Server")));
+        Assert.Equal("""{"type":"OPEN"}""", (await connection.ReadFrameAsync()).Text);
+
+        // Past the 2 s budget (its timer would fire at 2 s from the connect), the socket still answers a ping.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await connection.WriteAsync(ClientFrames.Ping("alive"));
+        var pong = await connection.ReadFrameAsync();
+        Assert.Equal((FrameOpcode.Pong, "alive"), (pong.Opcode, pong.Text));
+    }
+
     // ---- The parser on its own ---------------------------------------------------------------------------------------
 
     private static readonly byte[] Prefix = UpgradeRequest.RequestLinePrefix("/pathfinder/peerjs");
