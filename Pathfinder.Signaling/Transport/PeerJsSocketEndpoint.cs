@@ -106,7 +106,7 @@ public sealed class PeerJsSocketEndpoint(
     }
 
     /// <summary>
-    /// Runs the in-band checks on an accepted upgrade (missing parameters, key, per-IP limit, id claim). Returns the
+    /// Runs the in-band checks on an accepted upgrade (<see cref="UpgradePolicy.InBand"/>: missing parameters, key, id and token rules, per-client limit; then the id claim). Returns the
     /// registered connection for the caller to run (<see cref="PeerConnection.RunAsync"/>), or null when it was
     /// refused (the refusal has been sent and the socket closed).
     /// </summary>
