@@ -3,6 +3,7 @@ using Pathfinder.Signaling.Cluster;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Hosting;
 using Pathfinder.Signaling.Http;
+using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
 using Pathfinder.Signaling.Transport;
@@ -46,7 +47,10 @@ public static class SignalingExtensions
         services.AddHostedService<SweepService>();
 
         services.AddSingleton(new TransportSettings(settings.MaxMessageBytes, settings.SendQueueCapacity, settings.SendQueueBytes, TimeSpan.FromSeconds(5)));
-        services.AddSingleton(new ClientSocketLimiter(settings.MaxConnectionsPerIp));
+        services.AddSingleton(new PeerIdRules(settings.MaxIdLength));
+        services.AddSingleton(ClientGrouping.From(settings));
+        services.AddSingleton(new ClientSocketLimiter(settings.MaxConnectionsPerIp, settings.MaxClientPartitions));
+        services.AddSingleton<UpgradePolicy>();
         services.AddSingleton<PeerJsSocketEndpoint>();
         services.AddPeerJsHttp(settings, builder.Environment);
         builder.AddPrometheusScraping();

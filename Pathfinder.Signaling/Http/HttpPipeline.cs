@@ -17,6 +17,8 @@ public static class HttpPipeline
         services.AddCors(cors => cors.AddPolicy(PeerJsCors.PolicyName, policy => PeerJsCors.Configure(policy, origins)));
         services.AddTrustedProxies(options);
         services.AddClientRateLimiting(options, environment);
+        // First of all middleware (before host filtering): the request-head rules (RequestHeadFilter).
+        services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter, RequestHeadFilter>());
         return services;
     }
 
@@ -37,5 +39,27 @@ public static class HttpPipeline
             branch => branch.UseCors(PeerJsCors.PolicyName));
         app.UseClientRateLimiting(options, app.Environment);
         return app;
+    }
+
+    // Runs before every other middleware: the head of a request the upgrade fast path handed over has arrived (its
+    // header deadline no longer applies), and header names must be RFC 9110 tokens (400), which Kestrel does not check.
+    private sealed class RequestHeadFilter : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                context.Features.Get<Transport.UpgradeHeadDeadline>()?.HeadReceived();
+                if (!Transport.HttpToken.AllNamesAreTokens(context.Request.Headers))
+                {
+                    context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                    context.Response.Headers.Connection = "close";
+                    return Task.CompletedTask;
+                }
+
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
     }
 }

@@ -20,6 +20,7 @@ public sealed class PeerRouter
     private readonly int _concurrentLimit;
     private readonly long _aliveTicks;
     private readonly RelayRateLimits _relayLimits;
+    private readonly PeerIdRules _idRules;
 
     public PeerRouter(
         LocalPeerTable local,
@@ -37,6 +38,7 @@ public sealed class PeerRouter
         _concurrentLimit = EffectiveLimit(options.Value);
         _aliveTicks = options.Value.AliveTimeout * time.TimestampFrequency / 1000;
         _relayLimits = RelayRateLimits.From(options.Value, time);
+        _idRules = new PeerIdRules(options.Value.MaxIdLength);
     }
 
     /// <summary>Registered peers this replica accepts: ConcurrentLimit, capped by MaxConnections or the open-file limit.</summary>
@@ -122,8 +124,18 @@ public sealed class PeerRouter
             return ValueTask.CompletedTask;
         }
 
+        // The relay rate first: a sender over it is refused before anything else is looked at.
         if (!MayRelay(from, message.Payload.Length))
         {
+            return ValueTask.CompletedTask;
+        }
+
+        if (!_idRules.IsValidId(dst))
+        {
+            // No peer can hold such an id: the message is dropped and its sender told why (ERROR). The connection
+            // stays open, as for a malformed frame; a sender that never reads its ERRORs fills its own send queue.
+            _metrics.MessageIgnored();
+            from.TrySend(_idRules.InvalidDst);
             return ValueTask.CompletedTask;
         }
 

@@ -10,7 +10,9 @@ internal static partial class Log
     public static partial void PeerDisconnected(ILogger logger, string peerId, string? remoteIp, string reason);
 
     /// <summary>A WebSocket handshake refused; <paramref name="reason"/> is the connections metric's outcome tag
-    /// (invalid_key, id_taken, limit, bad_request, rate_limited, origin_denied, unavailable), or ip_limit for the per-IP socket limit.</summary>
+    /// (invalid_key, id_taken, limit, bad_request, rate_limited, origin_denied, unavailable), or a finer reason: ip_limit
+    /// (the per-client socket limit), client_partitions (MaxClientPartitions), invalid_id, invalid_token. The id is
+    /// escaped (<see cref="Protocol.PeerIdRules.ForLog"/>): it is whatever the client sent.</summary>
     [LoggerMessage(3, LogLevel.Information, "[PeerJS] Handshake rejected ({Reason}) for id '{PeerId}' from {RemoteIp}")]
     public static partial void HandshakeRejected(ILogger logger, string reason, string? peerId, string? remoteIp);
 

@@ -1,7 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
-using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
@@ -9,49 +8,35 @@ using Pathfinder.Signaling.Telemetry;
 
 namespace Pathfinder.Signaling.Transport;
 
-/// <summary>What a PeerJS socket handshake carries, however it arrived.</summary>
-public readonly record struct SocketRequest(string? Key, string? Id, string? Token, string RemoteIp);
+/// <summary>
+/// What a PeerJS socket handshake carries, however it arrived. <paramref name="RemoteIp"/> is for logs,
+/// <paramref name="Client"/> the client group the per-client limits count it against (<see cref="ClientGrouping"/>).
+/// </summary>
+public readonly record struct SocketRequest(string? Key, string? Id, string? Token, string RemoteIp, string Client);
 
 /// <summary>An accepted upgrade: the connection's byte pipes and how to tear the connection down.</summary>
 public readonly record struct AcceptedSocket(IDuplexPipe Transport, Action Abort);
 
 /// <summary>
 /// The WebSocket endpoint <c>{path}/peerjs?key&amp;id&amp;token</c>. The upgrade always succeeds; problems are
-/// reported in-band (ERROR / ID-TAKEN, then close) in the reference's order: missing parameters, key, id, limit
-/// (the per-IP socket limit is checked after the key). Refused before the upgrade: an Origin outside the configured
-/// allow-list (403), and a client over the rate limit (429, <see cref="ClientRateLimiting"/>).
+/// reported in-band (ERROR / ID-TAKEN, then close) in the reference's order: missing parameters, key, id and token
+/// rules, limit (the per-client socket limit is checked after the key). Refused before the upgrade: an Origin outside
+/// the configured allow-list (403), and a client over the rate limit (429, <see cref="ClientRateLimiting"/>). The rules
+/// are <see cref="UpgradePolicy"/>'s, shared with the fast path.
 /// Plain HTTP/1.1 upgrades are taken straight off the connection by <see cref="PeerJsUpgradeFastPath"/>; this class
 /// also serves the rest through ASP.NET Core (<see cref="HandleAsync"/>: WebSockets over HTTP/2, TLS endpoints bound by
 /// URL, requests through a proxy).
 /// </summary>
 public sealed class PeerJsSocketEndpoint(
     PeerRouter router,
-    AccessKey key,
+    UpgradePolicy policy,
     TransportSettings settings,
     SignalingMetrics metrics,
-    OriginAllowList origins,
-    ClientSocketLimiter socketLimiter,
     ILogger<PeerConnection> logger)
 {
     private readonly PeerConnectionServices _services = new(router, settings, metrics, logger);
 
-    /// <summary>Whether a browser page from <paramref name="origin"/> may open sockets (no Origin: not a browser, allowed).</summary>
-    public bool IsOriginAllowed(StringValues origin) => origin.Count == 0 || origins.IsAllowed(origin);
-
-    /// <summary>Logs and counts a socket refused for its Origin (the caller answers 403).</summary>
-    public void OriginRefused(string origin, string? id, string remoteIp)
-    {
-        metrics.Connection(ConnectOutcome.OriginDenied);
-        Log.OriginDenied(logger, Printable(origin), remoteIp);
-        Log.HandshakeRejected(logger, ConnectOutcome.OriginDenied.Reason(), id, remoteIp);
-    }
-
-    /// <summary>Logs and counts a socket refused by the rate limit (the caller answers 429).</summary>
-    public void RateLimited(string? id, string remoteIp)
-    {
-        metrics.Connection(ConnectOutcome.RateLimited);
-        Log.HandshakeRejected(logger, ConnectOutcome.RateLimited.Reason(), id, remoteIp);
-    }
+    public UpgradePolicy Policy => policy;
 
     /// <summary>The upgrade through ASP.NET Core's pipeline (after forwarded headers, CORS and the rate limiter).</summary>
     public async Task HandleAsync(HttpContext context)
@@ -73,16 +58,18 @@ public sealed class PeerJsSocketEndpoint(
             return;
         }
 
+        // Request.Query: names case-insensitive, values decoded; the fast path reads its query the same way.
         var query = context.Request.Query;
-        var request = new SocketRequest(Last(query["key"]), Last(query["id"]), Last(query["token"]), ClientAddress.Of(context));
+        var request = new SocketRequest(
+            Last(query["key"]), Last(query["id"]), Last(query["token"]), ClientAddress.Of(context), policy.Grouping.KeyOf(context));
 
-        // A browser page on a site outside CORS_ORIGINS must not open sockets as its user: no upgrade, 403.
-        if (!IsOriginAllowed(context.Request.Headers.Origin))
+        // A browser page on a site outside CORS_ORIGINS must not open sockets as its user: no upgrade, 403. (The rate
+        // limit was applied by the rate-limiter middleware, on the same limiter.)
+        if (policy.BeforeUpgrade(context.Request.Headers.Origin, request.Id, request.RemoteIp, request.Client, rateLimit: false) is { } refusal)
         {
-            OriginRefused(context.Request.Headers.Origin.ToString(), request.Id, request.RemoteIp);
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            context.Response.StatusCode = refusal.StatusCode;
             context.Response.ContentType = "text/plain; charset=utf-8";
-            await context.Response.WriteAsync("Origin not allowed", context.RequestAborted);
+            await context.Response.WriteAsync(refusal.Body, context.RequestAborted);
             return;
         }
 
@@ -119,7 +106,7 @@ public sealed class PeerJsSocketEndpoint(
     }
 
     /// <summary>
-    /// Runs the in-band checks on an accepted upgrade (missing parameters, key, per-IP limit, id claim). Returns the
+    /// Runs the in-band checks on an accepted upgrade (<see cref="UpgradePolicy.InBand"/>: missing parameters, key, id and token rules, per-client limit; then the id claim). Returns the
     /// registered connection for the caller to run (<see cref="PeerConnection.RunAsync"/>), or null when it was
     /// refused (the refusal has been sent and the socket closed).
     /// </summary>
@@ -127,26 +114,13 @@ public sealed class PeerJsSocketEndpoint(
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var handshake = SignalingActivity.StartHandshake();
-        var (peerKey, id, token, remoteIp) = request;
-        var slot = socketLimiter.TryAcquire(remoteIp);
-        var connection = new PeerConnection(socket, id ?? string.Empty, token ?? string.Empty, remoteIp, slot, _services);
+        var id = request.Id;
+        var slot = policy.TakeSlot(request.Client);
+        var connection = new PeerConnection(socket, id ?? string.Empty, request.Token ?? string.Empty, request.RemoteIp, slot, _services);
 
-        if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(token) || string.IsNullOrEmpty(peerKey))
+        if (policy.InBand(request, slot) is { } refusal)
         {
-            await RejectAsync(connection, ServerMessages.NoIdTokenOrKey, ConnectOutcome.BadRequest);
-            return null;
-        }
-
-        if (!key.Matches(peerKey))
-        {
-            await RejectAsync(connection, ServerMessages.InvalidKey, ConnectOutcome.InvalidKey);
-            return null;
-        }
-
-        if (!slot.Acquired)
-        {
-            // Too many sockets from this client IP: the spec's concurrent-limit ERROR, then close.
-            await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit, "ip_limit");
+            await RejectAsync(connection, refusal);
             return null;
         }
 
@@ -180,10 +154,10 @@ public sealed class PeerJsSocketEndpoint(
         switch (outcome)
         {
             case ClaimOutcome.IdTaken:
-                await RejectAsync(connection, ServerMessages.IdTaken, ConnectOutcome.IdTaken);
+                await RejectAsync(connection, new HandshakeRefusal(ServerMessages.IdTaken, ConnectOutcome.IdTaken, ConnectOutcome.IdTaken.Reason()));
                 return null;
             case ClaimOutcome.LimitReached:
-                await RejectAsync(connection, ServerMessages.ConcurrentLimit, ConnectOutcome.Limit);
+                await RejectAsync(connection, new HandshakeRefusal(ServerMessages.ConcurrentLimit, ConnectOutcome.Limit, ConnectOutcome.Limit.Reason()));
                 return null;
             case ClaimOutcome.Unavailable:
                 await RejectAsync(connection, ServerMessages.RegistrationUnavailable, ConnectOutcome.Unavailable);
@@ -203,17 +177,12 @@ public sealed class PeerJsSocketEndpoint(
         return connection;
     }
 
-    private Task RejectAsync(PeerConnection connection, ReadOnlyMemory<byte> frame, ConnectOutcome outcome, string? reason = null)
+    private Task RejectAsync(PeerConnection connection, HandshakeRefusal refusal)
     {
-        metrics.Connection(outcome);
-        System.Diagnostics.Activity.Current?.SetTag("peerjs.outcome", reason ?? outcome.Reason());
-        Log.HandshakeRejected(logger, reason ?? outcome.Reason(), connection.Id, connection.RemoteIp);
+        policy.Refused(refusal, connection.Id, connection.RemoteIp);
         // At a limit descriptors may be short: the refused socket is let go as soon as its ERROR is out.
-        return connection.RejectAsync(frame, awaitClientClose: outcome != ConnectOutcome.Limit);
+        return connection.RejectAsync(refusal.Frame, awaitClientClose: refusal.Outcome != ConnectOutcome.Limit);
     }
-
-    private static string Printable(string value) =>
-        new(value.Take(200).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
     // As the reference (URLSearchParams + Object.fromEntries): the last duplicate wins.
     private static string? Last(StringValues values) => values.Count == 0 ? null : values[values.Count - 1];

@@ -1,8 +1,10 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Routing;
@@ -11,45 +13,62 @@ namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
 /// Kestrel connection middleware that takes plain HTTP/1.1 WebSocket upgrades for <c>{path}/peerjs</c> straight off
-/// the connection: it parses the request head (<see cref="UpgradeRequest"/>), applies the same Origin allow-list and
-/// per-IP rate limit as the HTTP pipeline, answers 101 itself and runs the socket on the connection's own pipes. A
-/// connected peer then costs a socket, two pipes and its <see cref="PeerConnection"/> — no HTTP request, context or
-/// middleware chain kept alive for the socket's lifetime, and no stream adapters on every frame. Every other
-/// connection (the HTTP API, health, HTTP/2, proxied or unusual requests) is handed to Kestrel's HTTP stack with its
-/// bytes untouched. Off with <c>Signaling:UpgradeFastPath=false</c>.
+/// the connection: it parses the request head (<see cref="UpgradeHeadParser"/>, within Kestrel's limits and the
+/// AllowedHosts of host filtering, <see cref="UpgradeHeadLimits"/>), applies <see cref="UpgradePolicy"/> (the same
+/// Origin allow-list, per-client rate limit and in-band rules as the HTTP pipeline), answers 101 itself and runs the
+/// socket on the connection's own pipes. A connected peer then costs a socket, two pipes and its
+/// <see cref="PeerConnection"/> — no HTTP request, context or middleware chain kept alive for the socket's lifetime, and
+/// no stream adapters on every frame. Every other connection (the HTTP API, health, HTTP/2, proxied, unusual or
+/// oversized requests) is handed to Kestrel's HTTP stack with its bytes untouched, so Kestrel and the pipeline answer
+/// it exactly as they would without the fast path. The request-headers timeout is one budget for the whole head: what
+/// the fast path spent reading is taken off what Kestrel gets (<see cref="UpgradeHeadDeadline"/>). Off with
+/// <c>Signaling:UpgradeFastPath=false</c>.
 /// </summary>
 public sealed class PeerJsUpgradeFastPath
 {
     public const string Setting = "Signaling:UpgradeFastPath";
 
     private readonly PeerJsSocketEndpoint _endpoint;
-    private readonly ClientRateLimiter? _rateLimiter;
+    private readonly UpgradePolicy _policy;
     private readonly byte[] _requestLinePrefix;
     private readonly byte[] _replicaHeader;
-    private readonly TimeSpan _headTimeout;
+    private readonly KestrelServerLimits _kestrelLimits;
+    private UpgradeHeadLimits _limits;
 
     public PeerJsUpgradeFastPath(
         PeerJsSocketEndpoint endpoint,
         ReplicaIdentity replica,
         Microsoft.Extensions.Options.IOptions<Configuration.SignalingOptions> options,
         Microsoft.Extensions.Options.IOptions<KestrelServerOptions> kestrel,
-        ClientRateLimiter? rateLimiter = null)
+        Microsoft.Extensions.Options.IOptionsMonitor<HostFilteringOptions> hostFiltering)
     {
         _endpoint = endpoint;
-        _rateLimiter = rateLimiter;
+        _policy = endpoint.Policy;
         _requestLinePrefix = UpgradeRequest.RequestLinePrefix(options.Value.NormalizedPath + "/peerjs");
         _replicaHeader = Encoding.ASCII.GetBytes($"{ReplicaIdentity.HeaderName}: {replica.Id}\r\n");
-        _headTimeout = kestrel.Value.Limits.RequestHeadersTimeout;
+        _kestrelLimits = kestrel.Value.Limits;
+        _limits = UpgradeHeadLimits.From(_kestrelLimits, hostFiltering.CurrentValue);
+        hostFiltering.OnChange((changed, _) => Volatile.Write(ref _limits, UpgradeHeadLimits.From(_kestrelLimits, changed)));
     }
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
+        if (_kestrelLimits.MaxConcurrentUpgradedConnections is not null)
+        {
+            // Kestrel counts upgraded connections against this limit itself; only its HTTP stack can.
+            await next(connection);
+            return;
+        }
+
         var input = connection.Transport.Input;
+        var started = Stopwatch.GetTimestamp();
+        var headTimeout = _kestrelLimits.RequestHeadersTimeout;
+        var parser = new UpgradeHeadParser(_requestLinePrefix, Volatile.Read(ref _limits));
         ReadResult read;
         UpgradeRequest? request;
         int headLength;
         var examinedAll = false;
-        using (var timeout = new CancellationTokenSource(_headTimeout))
+        using (var timeout = new CancellationTokenSource(headTimeout))
         {
             while (true)
             {
@@ -68,7 +87,7 @@ public sealed class PeerJsUpgradeFastPath
                     return; // reset by the client before it said anything useful
                 }
 
-                var head = UpgradeRequest.TryParse(read.Buffer, _requestLinePrefix, out request, out headLength);
+                var head = parser.Advance(read.Buffer, out request, out headLength);
                 if (head == UpgradeHead.Incomplete && !read.IsCompleted && !read.IsCanceled)
                 {
                     input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
@@ -78,6 +97,12 @@ public sealed class PeerJsUpgradeFastPath
 
                 if (head != UpgradeHead.Ours)
                 {
+                    if (examinedAll)
+                    {
+                        // One header timeout for the whole head: Kestrel gets what is left of it.
+                        UpgradeHeadDeadline.Start(connection, headTimeout - Stopwatch.GetElapsedTime(started));
+                    }
+
                     await PassOnAsync(connection, next, read, examinedAll);
                     return;
                 }
@@ -113,32 +138,22 @@ public sealed class PeerJsUpgradeFastPath
     /// <summary>Refuses (403, 429) or accepts the upgrade; the registered connection, or null when refused.</summary>
     private async ValueTask<PeerConnection?> HandleUpgradeAsync(ConnectionContext connection, UpgradeRequest request)
     {
-        var remoteIp = ClientAddress.Format((connection.RemoteEndPoint as IPEndPoint)?.Address);
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        var remoteIp = ClientAddress.Format(address);
+        var client = _policy.Grouping.KeyOf(address);
         var output = connection.Transport.Output;
 
-        if (request.Origin is { } origin && !_endpoint.IsOriginAllowed(origin))
+        if (_policy.BeforeUpgrade(request.Origin, request.Id, remoteIp, client, rateLimit: true) is { } refusal)
         {
-            _endpoint.OriginRefused(origin, request.Id, remoteIp);
-            await RespondAsync(output, "403 Forbidden", null, "Origin not allowed");
+            var retryAfter = refusal.RetryAfterSeconds is { } seconds ? $"Retry-After: {seconds}\r\n" : null;
+            await RespondAsync(output, refusal.StatusLine, retryAfter, refusal.Body);
             return null;
-        }
-
-        if (_rateLimiter is not null)
-        {
-            using var lease = _rateLimiter.Acquire(remoteIp);
-            if (!lease.IsAcquired)
-            {
-                _endpoint.RateLimited(request.Id, remoteIp);
-                var retryAfter = _rateLimiter.RetryAfterSeconds(lease);
-                await RespondAsync(output, "429 Too Many Requests", $"Retry-After: {retryAfter}\r\n", "Too Many Requests");
-                return null;
-            }
         }
 
         // The 101 goes out with the first frame (OPEN or the in-band error): one send for both.
         WriteSwitchingProtocols(output, request.WebSocketKey);
         return await _endpoint.OpenAsync(
-            new SocketRequest(request.Key, request.Id, request.Token, remoteIp),
+            new SocketRequest(request.Key, request.Id, request.Token, remoteIp, client),
             new AcceptedSocket(connection.Transport, connection.Abort),
             connection.ConnectionClosed);
     }
@@ -233,4 +248,33 @@ public sealed class PeerJsUpgradeFastPath
 
         private static ReadResult AsOrdinary(ReadResult result) => new(result.Buffer, isCanceled: false, result.IsCompleted);
     }
+}
+
+/// <summary>
+/// What is left of the request-headers timeout when the fast path hands a connection to Kestrel after reading part of
+/// its head: the connection is aborted when it runs out, unless the head arrived first (the pipeline's first middleware
+/// calls <see cref="HeadReceived"/>; Kestrel's own timeout, which starts afresh, would otherwise give a trickled head
+/// a second budget). A connection feature, visible to the request's features.
+/// </summary>
+public sealed class UpgradeHeadDeadline : IDisposable
+{
+    private readonly Timer _timer;
+
+    private UpgradeHeadDeadline(ConnectionContext connection, TimeSpan remaining)
+    {
+        _timer = new Timer(
+            static state => ((ConnectionContext)state!).Abort(new ConnectionAbortedException("Request headers timed out")),
+            connection,
+            remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero,
+            Timeout.InfiniteTimeSpan);
+        connection.ConnectionClosed.Register(static timer => ((Timer)timer!).Dispose(), _timer);
+    }
+
+    public static void Start(ConnectionContext connection, TimeSpan remaining) =>
+        connection.Features.Set(new UpgradeHeadDeadline(connection, remaining));
+
+    /// <summary>The first request's head has been read: the deadline no longer applies.</summary>
+    public void HeadReceived() => _timer.Dispose();
+
+    public void Dispose() => _timer.Dispose();
 }

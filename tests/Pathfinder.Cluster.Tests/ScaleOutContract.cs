@@ -47,6 +47,26 @@ public abstract class ScaleOutContract
     }
 
     [Fact]
+    public async Task A_dst_outside_the_id_rule_gets_error_on_every_replica_and_the_sender_stays()
+    {
+        // A 70,000-character dst used to throw in the cluster envelope writer and close the sender.
+        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:MaxMessageBytes"] = "131072" });
+        await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
+        for (var r = 0; r < 3; r++)
+        {
+            await using var a = await PeerClient.ConnectAsync(cluster.Socket(r));
+            foreach (var dst in new[] { new string('x', 70_000), "bad.dst", "line\nbreak", new string('y', 65) })
+            {
+                await a.SendToAsync("OFFER", dst, "1");
+                Assert.StartsWith("""{"type":"ERROR","payload":{"msg":"Invalid dst""", await a.ReceiveAsync(), StringComparison.Ordinal);
+            }
+
+            await a.SendToAsync("OFFER", b.Id, "2");
+            Assert.Equal($$"""{"type":"OFFER","src":"{{a.Id}}","dst":"{{b.Id}}","payload":2}""", await b.ReceiveAsync());
+        }
+    }
+
+    [Fact]
     public async Task An_id_is_taken_cluster_wide_and_the_holder_is_unaffected()
     {
         await using var cluster = await StartClusterAsync();

@@ -136,7 +136,7 @@ public sealed class HandshakeTests
     {
         await using var host = await SignalingTestHost.StartAsync();
         var id = "my peer " + Guid.NewGuid().ToString("N")[..8];
-        await using var spaced = await PeerClient.ConnectAsync(host.SocketUri, id, token: "a+b&c");
+        await using var spaced = await PeerClient.ConnectAsync(host.SocketUri, id, token: "a.b~c_d-e");
         await using var other = await PeerClient.ConnectAsync(host.SocketUri);
         await other.SendToAsync("OFFER", id, "1");
         var received = await spaced.ReceiveJsonAsync();
@@ -147,7 +147,7 @@ public sealed class HandshakeTests
         Assert.Equal(id, answer.GetProperty("src").GetString());
 
         // Same decoded token: a take-over, not ID-TAKEN.
-        await using var again = await PeerClient.ConnectAsync(host.SocketUri, id, token: "a+b&c");
+        await using var again = await PeerClient.ConnectAsync(host.SocketUri, id, token: "a.b~c_d-e");
     }
 
     [Fact]

@@ -116,15 +116,14 @@ public sealed class RelayTests
     }
 
     [Fact]
-    public async Task Ids_with_json_special_characters_are_escaped_in_relayed_frames()
+    public async Task Ids_with_json_special_characters_are_refused_so_they_never_reach_a_relayed_frame()
     {
+        // Ids follow the PeerJS client's rule (FieldRulesTests): quotes and backslashes never get an id.
         await using var host = await SignalingTestHost.StartAsync();
         var odd = "q\"uote\\back" + Guid.NewGuid().ToString("N")[..6];
-        await using var a = await PeerClient.ConnectAsync(host.SocketUri, odd);
-        await using var b = await PeerClient.ConnectAsync(host.SocketUri);
-        await a.SendToAsync("OFFER", b.Id, "1");
-        var received = await b.ReceiveJsonAsync();
-        Assert.Equal(odd, received.GetProperty("src").GetString());
+        await using var a = await PeerClient.OpenAsync(host.SocketUri, odd);
+        var frames = await a.WaitForCloseAsync();
+        Assert.StartsWith("""{"type":"ERROR","payload":{"msg":"Invalid id provided""", Assert.Single(frames), StringComparison.Ordinal);
     }
 
     [Fact]
