@@ -27,6 +27,7 @@ public sealed class PeerRouter
         IPeerDirectory directory,
         TimeProvider time,
         IOptions<SignalingOptions> options,
+        PeerIdRules idRules,
         SignalingMetrics metrics,
         ILogger<PeerRouter> logger)
     {
@@ -38,7 +39,7 @@ public sealed class PeerRouter
         _concurrentLimit = EffectiveLimit(options.Value);
         _aliveTicks = options.Value.AliveTimeout * time.TimestampFrequency / 1000;
         _relayLimits = RelayRateLimits.From(options.Value, time);
-        _idRules = new PeerIdRules(options.Value.MaxIdLength);
+        _idRules = idRules;
     }
 
     /// <summary>Registered peers this replica accepts: ConcurrentLimit, capped by MaxConnections or the open-file limit.</summary>

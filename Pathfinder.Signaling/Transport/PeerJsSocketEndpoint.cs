@@ -160,7 +160,7 @@ public sealed class PeerJsSocketEndpoint(
                 await RejectAsync(connection, new HandshakeRefusal(ServerMessages.ConcurrentLimit, ConnectOutcome.Limit, ConnectOutcome.Limit.Reason()));
                 return null;
             case ClaimOutcome.Unavailable:
-                await RejectAsync(connection, ServerMessages.RegistrationUnavailable, ConnectOutcome.Unavailable);
+                await RejectAsync(connection, new HandshakeRefusal(ServerMessages.RegistrationUnavailable, ConnectOutcome.Unavailable, ConnectOutcome.Unavailable.Reason()));
                 return null;
         }
 
