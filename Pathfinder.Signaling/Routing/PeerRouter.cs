@@ -251,7 +251,7 @@ public sealed class PeerRouter
     /// Bytes one peer may have on their way through the directory before its reads wait for them: with large messages
     /// the byte count, not <see cref="MaxRoutesInFlight"/>, bounds what a fast sender holds in this replica's memory.
     /// </summary>
-    public const int MaxRouteBytesInFlight = 256 * 1024;
+    public const int MaxRouteBytesInFlight = 64 * 1024;
 
     private async ValueTask AwaitRoute(ValueTask<RouteOutcome> pending, Outbound message, IPeerConnection? sender)
     {

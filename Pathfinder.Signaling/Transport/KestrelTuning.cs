@@ -14,18 +14,23 @@ public static class KestrelTuning
 {
     public static WebApplicationBuilder UseSignalingSockets(this WebApplicationBuilder builder, SignalingOptions settings)
     {
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = settings.InlineScheduling);
+        // A peer's unread input is bounded by one message's worth, not 1 MB per connection (the socket transport's and
+        // Kestrel's default): the frame reader copies payloads out of the pipe, so the pipe never needs to hold a whole
+        // message, and a sender whose relays wait (its reads pause) cannot park a megabyte per socket in this process.
+        var inputBudget = Math.Max(64 * 1024, settings.MaxMessageBytes);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = settings.InlineScheduling;
+            sockets.MaxReadBufferSize = inputBudget;
+        });
         builder.Services.AddSingleton<PeerJsUpgradeFastPath>();
         var fastPathOn = settings.UpgradeFastPath;
         var inputBudgetSet = builder.Configuration["Kestrel:Limits:MaxRequestBufferSize"] is not null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            // A peer's unread input is bounded by one message's worth, not Kestrel's 1 MB per connection: the frame
-            // reader copies payloads out of the pipe, so the pipe itself never needs to hold a whole message, and a
-            // sender whose relays wait (its reads pause) cannot park a megabyte per socket in this process.
             if (!inputBudgetSet)
             {
-                kestrel.Limits.MaxRequestBufferSize = Math.Max(64 * 1024, settings.MaxMessageBytes);
+                kestrel.Limits.MaxRequestBufferSize = inputBudget;
             }
 
             // Never accept past the open-file limit (unless Kestrel:Limits:MaxConcurrentConnections says otherwise).
