@@ -33,6 +33,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
     private int _draining;
     private int _flushPending;
     private int _closing;
+    private int _closeTimerArmed;
     private long _lastHeartbeat;
     private volatile bool _receiveEnded;
     private volatile bool _peerClosed;
@@ -166,10 +167,12 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
     public void Close(DisconnectReason reason)
     {
         var (status, description) = CloseStatusFor(reason);
-        var policy = reason is DisconnectReason.SlowConsumer or DisconnectReason.RelayRateExceeded;
+        // Every close the server starts (policy, takeover, heartbeat, shutdown) ends the connection within the close
+        // timeout, even when the client reads nothing and the close frame never gets out; answering the client's own
+        // close needs no timer (its receive loop has ended and the end of the connection is bounded there).
         CloseWith(
             reason, status, description, release: true, abort: reason is DisconnectReason.Error,
-            discardQueued: reason is DisconnectReason.SlowConsumer, boundByTimeout: policy);
+            discardQueued: reason is DisconnectReason.SlowConsumer, boundByTimeout: reason is not DisconnectReason.ClientClose);
     }
 
     // Over its send-queue budget: logged with what was queued, then closed as a slow consumer.
@@ -222,7 +225,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         {
             // The close frame may wait behind output the client does not read, and the client may never answer it:
             // either way the connection ends after the close timeout.
-            _ = AbortIfStillOpenAsync();
+            ArmCloseTimeout();
         }
 
         if (!release)
@@ -668,7 +671,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
             if (!_receiveEnded && !_peerClosed)
             {
                 // Do not wait forever for the client's answer to our close frame.
-                _ = AbortIfStillOpenAsync();
+                ArmCloseTimeout();
             }
 
             return false;
@@ -701,6 +704,15 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         }
 
         signal?.TrySetResult();
+    }
+
+    // One timer per connection, however many paths ask for it.
+    private void ArmCloseTimeout()
+    {
+        if (Interlocked.Exchange(ref _closeTimerArmed, 1) == 0)
+        {
+            _ = AbortIfStillOpenAsync();
+        }
     }
 
     private async Task AbortIfStillOpenAsync()
