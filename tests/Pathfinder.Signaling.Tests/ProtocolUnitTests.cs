@@ -43,6 +43,7 @@ public sealed class ProtocolUnitTests
         Assert.Equal("""{"type":"ANSWER","src":"a\"b","dst":"ü","payload":{"x":[1]}}""", Encoding.UTF8.GetString(frame));
         Assert.Equal("""{"type":"EXPIRE","src":"x","dst":"s"}""", Encoding.UTF8.GetString(RelayFrame.Expire("x", "s")));
         Assert.Equal("""{"type":"LEAVE","src":"x","dst":"s"}""", Encoding.UTF8.GetString(RelayFrame.Leave("x", "s")));
+        Assert.Equal("""{"type":"OFFER","src":"x\\y\u0001","dst":"ok id-1_2"}""", Encoding.UTF8.GetString(RelayFrame.Write(MessageType.Offer, "x\\y\u0001", "ok id-1_2", default)));
     }
 
     [Fact]
