@@ -25,22 +25,21 @@
 // Internal: --flooder JSON (the slow-consumer flooder, run as its own process so it does not skew the latency clock).
 
 import { spawn, execFileSync } from 'node:child_process';
-import { openSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sleep, freePort, redisCommand, createProcesses } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const work = path.join(here, '.work');
 const repo = path.dirname(here);
 const argv = process.argv.slice(2);
 const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : def; };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
 const say = (s) => process.stderr.write(`[abuse] ${s}\n`);
 
@@ -273,72 +272,8 @@ const logDir = path.join(work, 'logs', `abuse-${stamp}`);
 mkdirSync(logDir, { recursive: true });
 
 // ------------------------------------------------------------------ processes
-const children = new Set();
-function start(name, cmd, args, { env = {}, cwd = work } = {}) {
-  const out = openSync(path.join(logDir, `${name}.log`), 'a');
-  const child = spawn(cmd, args, { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', out, out] });
-  child.exited = new Promise((r) => child.once('exit', (code, sig) => { children.delete(child); child.exitCode_ = code ?? sig; r(code ?? sig); }));
-  child.name = name;
-  children.add(child);
-  return child;
-}
-async function stop(child) {
-  if (!child || !children.has(child)) return;
-  try { child.kill('SIGCONT'); } catch { } // a stopped redis-server must be able to die
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await child.exited;
-  clearTimeout(t);
-}
-function killAll() { for (const c of children) { try { c.kill('SIGCONT'); c.kill('SIGKILL'); } catch { } } }
-process.on('exit', killAll);
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { say(`${s}: stopping`); killAll(); process.exit(130); });
-
-function cleanEnv() {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) {
-    if (/^(ConnectionStrings__|OTEL_|Signaling__|ASPNETCORE_|DOTNET_|PEERJS_|PEERSERVER_|RATE_LIMIT|MAX_CONNECTIONS|CONCURRENT_LIMIT|ALIVE_TIMEOUT|EXPIRE_TIMEOUT|ALLOW_DISCOVERY|CORS_ORIGINS|PROXIED|KNOWN_PROXIES|TLS_|LOG_FORMAT|PORT$)/.test(k)) delete e[k];
-  }
-  return e;
-}
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-function httpStatus(url) {
-  return new Promise((resolve) => {
-    const req = http.get(url, { timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode); });
-    req.on('error', () => resolve(0));
-    req.on('timeout', () => { req.destroy(); resolve(0); });
-  });
-}
-async function waitHttp(child, url, timeoutMs = 40000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (!children.has(child)) throw new Error(`${child.name} exited (${child.exitCode_}) before it was ready; see ${logDir}/${child.name}.log`);
-    if (await httpStatus(url) === 200) return;
-    await sleep(150);
-  }
-  await stop(child);
-  throw new Error(`${child.name}: ${url} not ready after ${timeoutMs} ms`);
-}
-function redisCommand(port, cmd, timeoutMs = 2000) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let buf = '';
-    const t = setTimeout(() => { s.destroy(); resolve(null); }, timeoutMs);
-    s.on('connect', () => s.write(`${cmd}\r\n`));
-    s.on('data', (d) => {
-      buf += d;
-      const m = /^\$(\d+)\r\n/.exec(buf);
-      if (buf.startsWith('+') || buf.startsWith('-') || buf.startsWith(':')) { if (buf.includes('\r\n')) { clearTimeout(t); s.destroy(); resolve(buf.trim()); } } else if (m && Buffer.byteLength(buf) >= m[0].length + Number(m[1])) { clearTimeout(t); s.destroy(); resolve(buf.slice(m[0].length)); }
-    });
-    s.on('error', () => { clearTimeout(t); resolve(null); });
-  });
-}
+// stop/killAll send SIGCONT first: a stopped redis-server must be able to die.
+const { children, start, stop, killAll, waitHttp, startRedis, stopTagged } = createProcesses({ logDir, cwd: work, say, stopTimeoutMs: 5000, sigcont: true });
 const redisUsedMemory = async (port) => Number(/used_memory:(\d+)/.exec((await redisCommand(port, 'INFO memory')) ?? '')?.[1] ?? NaN);
 const rssKb = (pid) => { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return NaN; } };
 
@@ -359,16 +294,6 @@ async function startPathfinder(name, port, extraEnv) {
   const child = start(name, 'dotnet', [serviceDll], { env, cwd: path.dirname(serviceDll) });
   await waitHttp(child, `http://127.0.0.1:${port}/health`);
   return child;
-}
-async function startRedis(name) {
-  const rport = await freePort();
-  const redis = start(name, 'redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  const end = Date.now() + 10000;
-  while ((await redisCommand(rport, 'PING', 500)) !== '+PONG') {
-    if (Date.now() > end || !children.has(redis)) throw new Error(`redis-server did not start; see ${logDir}/${name}.log`);
-    await sleep(100);
-  }
-  return { redis, rport };
 }
 const KINDS = {
   ref: {
@@ -391,7 +316,7 @@ const KINDS = {
   pf2: {
     title: 'pathfinder (2 replicas + Redis)',
     async up(tag) {
-      const { redis, rport } = await startRedis(`redis-${tag}`);
+      const { redis, rport } = await startRedis(`redis-${tag}`, { pingTimeoutMs: 500 });
       const env = { ConnectionStrings__redis: `127.0.0.1:${rport}` };
       const [p1, p2] = [await freePort(), await freePort()];
       const procs = [redis];
@@ -443,7 +368,7 @@ async function withServer(kind, attack, fn) {
     return { failed: String(e.message || e) };
   } finally {
     if (s) for (const c of s.procs) await stop(c);
-    for (const c of [...children]) if (c.name?.endsWith(tag)) await stop(c);
+    await stopTagged(tag);
   }
 }
 const uid = () => randomBytes(4).toString('hex');

@@ -5,13 +5,12 @@
 // a PASS/MISS line per target of issue 8 item 2. Started by bench/run.sh, which builds and installs everything first.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { openSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep, freePort, createProcesses } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const work = path.join(here, '.work');
@@ -43,70 +42,7 @@ mkdirSync(logDir, { recursive: true });
 const say = (s) => process.stderr.write(`[bench] ${s}\n`);
 
 // ------------------------------------------------------------------ processes
-const children = new Set();
-function start(name, cmd, args, { env = {}, cwd = work } = {}) {
-  const out = openSync(path.join(logDir, `${name}.log`), 'a');
-  const child = spawn(cmd, args, { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', out, out] });
-  child.exited = new Promise((r) => child.once('exit', (code, sig) => { children.delete(child); child.exitCode_ = code ?? sig; r(code ?? sig); }));
-  child.name = name;
-  children.add(child);
-  return child;
-}
-async function stop(child) {
-  if (!child || !children.has(child)) return;
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 8000);
-  await child.exited;
-  clearTimeout(t);
-}
-function killAll() { for (const c of children) { try { c.kill('SIGKILL'); } catch { } } }
-process.on('exit', killAll);
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { say(`${s}: stopping`); killAll(); process.exit(130); });
-
-// The servers must not inherit the caller's Redis, telemetry or Signaling settings.
-function cleanEnv() {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) {
-    if (/^(ConnectionStrings__|OTEL_|Signaling__|ASPNETCORE_|DOTNET_|PEERJS_|PEERSERVER_|RATE_LIMIT|MAX_CONNECTIONS|CONCURRENT_LIMIT|ALIVE_TIMEOUT|EXPIRE_TIMEOUT|ALLOW_DISCOVERY|CORS_ORIGINS|PROXIED|KNOWN_PROXIES|TLS_|LOG_FORMAT|PORT$)/.test(k)) delete e[k];
-  }
-  return e;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-function httpStatus(url) {
-  return new Promise((resolve) => {
-    const req = http.get(url, { timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode); });
-    req.on('error', () => resolve(0));
-    req.on('timeout', () => { req.destroy(); resolve(0); });
-  });
-}
-async function waitHttp(child, url, timeoutMs = 40000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (!children.has(child)) throw new Error(`${child.name} exited (${child.exitCode_}) before it was ready; see ${logDir}/${child.name}.log`);
-    if (await httpStatus(url) === 200) return;
-    await sleep(150);
-  }
-  await stop(child);
-  throw new Error(`${child.name}: ${url} not ready after ${timeoutMs} ms`);
-}
-function redisPing(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let buf = '';
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { buf += d; if (buf.includes('\r\n')) { s.destroy(); resolve(buf.startsWith('+PONG')); } });
-    s.on('error', () => resolve(false));
-    setTimeout(() => { s.destroy(); resolve(false); }, 1000);
-  });
-}
+const { children, start, stop, killAll, waitHttp, startRedis, stopTagged } = createProcesses({ logDir, cwd: work, say, stopTimeoutMs: 8000 });
 
 // ------------------------------------------------------------------ servers
 const refBin = path.join(work, 'ref', 'node_modules', 'peer', 'dist', 'bin', 'peerjs.js');
@@ -156,13 +92,7 @@ const SERVERS = {
     title: 'Pathfinder, 2 replicas + redis (every relay crosses Redis)',
     sameReplicaLatency: true,
     async up(tag) {
-      const rport = await freePort();
-      const redis = start(`redis-${tag}`, 'redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-      const end = Date.now() + 10000;
-      while (!(await redisPing(rport))) {
-        if (Date.now() > end || !children.has(redis)) throw new Error(`redis-server did not start; see ${logDir}/redis-${tag}.log`);
-        await sleep(100);
-      }
+      const { redis, rport } = await startRedis(`redis-${tag}`, { pingTimeoutMs: 1000 });
       const env = { ConnectionStrings__redis: `127.0.0.1:${rport}` };
       const [p1, p2] = [await freePort(), await freePort()];
       const a = await withFallback(() => startPathfinder(`pf2a-${tag}`, p1, env));
@@ -215,7 +145,7 @@ async function runOne(server, round) {
     return { server, round, failed: e.message };
   } finally {
     if (s) for (const c of s.procs) await stop(c);
-    for (const c of [...children]) if (c.name?.endsWith(tag)) await stop(c); // a half-started run
+    await stopTagged(tag); // a half-started run
   }
 }
 

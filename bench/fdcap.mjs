@@ -7,18 +7,17 @@
 //   node bench/fdcap.mjs [--limit 20000] [--peers 20500] [--clients 3] [--addresses 8] [--concurrency 32 (connects in flight per client)]
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { sleep, freePort } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 mkdirSync(path.join(here, '.work', 'logs'), { recursive: true });
 const work = path.join(here, '.work');
 const argv = process.argv.slice(2);
 const opt = (n, d) => { const i = argv.indexOf(n); return i >= 0 ? argv[i + 1] : d; };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (argv.includes('--client')) {
   // One client process: connect peers [from, to), report, keep them open, relay on request, exit on "quit".
@@ -69,7 +68,6 @@ const clients = Number(opt('--clients', '3'));
 const addresses = Number(opt('--addresses', '8'));
 const concurrency = Number(opt('--concurrency', '32')); // connects in flight per client process
 const say = (m) => process.stderr.write(`[fdcap] ${m}\n`);
-const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 
 const port = await freePort();
 const key = randomBytes(24).toString('base64url');
