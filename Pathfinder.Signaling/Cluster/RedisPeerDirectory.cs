@@ -143,7 +143,9 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     public string ValueOf(IPeerConnection peer) =>
         string.Create(null, stackalloc char[64], $"{ReplicaId}\n{peer.Token}\n{peer.ConnectionId}");
 
-    public async ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, CancellationToken cancellationToken)
+    // The caller's batch is not used: OPEN and the queue are handed over after the claim's round trip, in a batch of
+    // their own (PendingClaim.Activate).
+    public async ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, SendBatch? batch, CancellationToken cancellationToken)
     {
         // A new id on this replica needs a slot, reserved before the round trip: simultaneous claims cannot all see
         // the same free count. An id this replica already holds (a take-over here) needs none.
@@ -314,7 +316,8 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
     }
 
-    public ValueTask<RouteOutcome> RouteAsync(Outbound message) => RouteAsync(message, hop: 0);
+    // Nothing is delivered before this returns (every message takes its turn in the outbox): the batch is not used.
+    public ValueTask<RouteOutcome> RouteAsync(Outbound message, SendBatch? batch = null) => RouteAsync(message, hop: 0);
 
     // Every message takes its turn in the outbox, even one for a peer that is (or is becoming) local: where it goes is
     // decided at its turn, so it can never overtake an earlier message of the same sender.
@@ -355,6 +358,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         {
             var here = new bool[batch.Count];
             var calls = new List<(int First, int End, Task<RedisResult>? Call)>();
+            var sends = new SendBatch(); // one call's deliveries here leave together, one flush per peer
             var deadline = _time.GetUtcNow().ToUnixTimeMilliseconds() + _settings.ExpireTimeout;
             for (var first = 0; first < batch.Count;)
             {
@@ -393,7 +397,6 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
                     }
                 }
 
-                var sends = SendBatch.Begin();
                 try
                 {
                     var next = 0;
@@ -403,7 +406,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
                         RouteOutcome outcome;
                         if (here[i])
                         {
-                            outcome = DeliverHere(request.Message);
+                            outcome = DeliverHere(request.Message, sends);
                         }
                         else
                         {
@@ -412,7 +415,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
                                 1 => RouteOutcome.Delivered,
                                 2 => RouteOutcome.Queued,
                                 3 => RouteOutcome.QueueFull,
-                                5 => DeliverHere(request.Message),
+                                5 => DeliverHere(request.Message, sends),
                                 _ => RouteOutcome.Dropped,
                             };
                             next++;
@@ -427,15 +430,14 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
                         }
 
                         completed++;
+                        // The sender's answer to a failed delivery (EXPIRE, LEAVE), sent by the continuation that runs
+                        // inline here, is flushed at once: the continuation is not handed this batch.
                         request.Complete(outcome);
                     }
                 }
                 finally
                 {
-                    if (sends)
-                    {
-                        SendBatch.End();
-                    }
+                    sends.Flush();
                 }
             }
         }
@@ -451,15 +453,15 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     }
 
     /// <summary>A message whose destination is (per this replica's table, or Redis) a peer of this replica.</summary>
-    private RouteOutcome DeliverHere(Outbound message)
+    private RouteOutcome DeliverHere(Outbound message, SendBatch batch)
     {
         if (_local.TryGet(message.Dst, out var target))
         {
-            return target.TrySend(message.Frame) ? RouteOutcome.DeliveredHere : RouteOutcome.Undeliverable;
+            return target.TrySend(message.Frame, batch) ? RouteOutcome.DeliveredHere : RouteOutcome.Undeliverable;
         }
 
         // Registering here right now: held, and handed over after OPEN and its offline queue.
-        if (_pending.TryGetValue(message.Dst, out var claim) && claim.TryHold(message))
+        if (_pending.TryGetValue(message.Dst, out var claim) && claim.TryHold(message, batch))
         {
             return RouteOutcome.DeliveredHere;
         }
@@ -625,19 +627,19 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     // The subscription's messages, in order; those that arrived together are delivered as one batch of sends.
     private async Task PumpAsync(ChannelMessageQueue queue)
     {
+        var batch = new SendBatch(); // reused: one flush per peer for the messages that arrived together
         try
         {
             while (true)
             {
                 var message = await queue.ReadAsync();
-                var batch = SendBatch.Begin();
                 try
                 {
                     do
                     {
                         try
                         {
-                            if (!ClusterEnvelope.ForEach((byte[])message.Message!, this, static (self, envelope) => self.OnEnvelope(envelope)))
+                            if (!ClusterEnvelope.ForEach((byte[])message.Message!, (self: this, batch), static (state, envelope) => state.self.OnEnvelope(envelope, state.batch)))
                             {
                                 ClusterLog.BadEnvelope(_logger);
                             }
@@ -651,10 +653,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
                 }
                 finally
                 {
-                    if (batch)
-                    {
-                        SendBatch.End();
-                    }
+                    batch.Flush();
                 }
             }
         }
@@ -664,7 +663,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
     }
 
-    private void OnEnvelope(ReadOnlyMemory<byte> data)
+    private void OnEnvelope(ReadOnlyMemory<byte> data, SendBatch batch)
     {
         if (!ClusterEnvelope.TryRead(data, out var envelope))
         {
@@ -689,21 +688,21 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
             : SignalingActivity.StartDelivery(envelope.TraceParent, envelope.Type.Name(), envelope.Dst);
         if (_local.TryGet(envelope.Dst, out var target))
         {
-            if (target.TrySend(frame))
+            if (target.TrySend(frame, batch))
             {
                 // Counted once, as relayed by the sender's replica; here only the end-to-end time is recorded.
                 _metrics.RemoteRelayDuration(NowMicroseconds() - envelope.SentAtMicroseconds);
             }
             else
             {
-                Bounce(envelope);
+                Bounce(envelope, batch);
             }
 
             return;
         }
 
         if (_pending.TryGetValue(envelope.Dst, out var claim)
-            && claim.TryHold(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame)))
+            && claim.TryHold(new Outbound(envelope.Type, envelope.Src, envelope.Dst, frame), batch))
         {
             return;
         }
@@ -715,7 +714,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         }
         else
         {
-            Bounce(envelope);
+            Bounce(envelope, batch);
         }
     }
 
@@ -733,20 +732,20 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
     }
 
     /// <summary>Delivery failed on this replica: the sender (wherever it is) gets LEAVE, as in the reference.</summary>
-    private void Bounce(ClusterEnvelope envelope)
+    private void Bounce(ClusterEnvelope envelope, SendBatch? batch = null)
     {
         _metrics.MessageDropped();
         if (envelope.Type != MessageType.Leave)
         {
-            SendToSender(envelope.Src, RelayFrame.Leave(envelope.Dst, envelope.Src), MessageType.Leave, envelope.Dst);
+            SendToSender(envelope.Src, RelayFrame.Leave(envelope.Dst, envelope.Src), MessageType.Leave, envelope.Dst, batch);
         }
     }
 
-    private void SendToSender(string sender, byte[] frame, MessageType type, string from)
+    private void SendToSender(string sender, byte[] frame, MessageType type, string from, SendBatch? batch = null)
     {
         if (_local.TryGet(sender, out var local))
         {
-            local.TrySend(frame);
+            local.TrySend(frame, batch);
             return;
         }
 
@@ -802,8 +801,11 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
         private List<Outbound>? _held = [];
         private bool _abandoned;
 
-        /// <summary>Holds a message until the claim completes; false once the claim was abandoned.</summary>
-        public bool TryHold(Outbound message)
+        /// <summary>
+        /// Holds a message until the claim completes; false once the claim was abandoned. Once it has completed, the
+        /// message is sent at once, or left to <paramref name="batch"/>.
+        /// </summary>
+        public bool TryHold(Outbound message, SendBatch batch)
         {
             lock (_gate)
             {
@@ -814,7 +816,7 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
                 if (_held is null)
                 {
-                    return peer.TrySend(message.Frame);
+                    return peer.TrySend(message.Frame, batch);
                 }
 
                 _held.Add(message);
@@ -836,34 +838,31 @@ public sealed class RedisPeerDirectory : IPeerDirectory, IDisposable
 
         public IPeerConnection? Activate(LocalPeerTable table, IEnumerable<byte[]> queued)
         {
-            // Corked: OPEN leaves once the peer is in the table, so a client that has OPEN is registered here.
-            var batch = SendBatch.Begin();
+            // Batched: OPEN leaves once the peer is in the table, so a client that has OPEN is registered here.
+            var batch = new SendBatch();
             try
             {
-                return ActivateCorked(table, queued);
+                return ActivateBatched(table, queued, batch);
             }
             finally
             {
-                if (batch)
-                {
-                    SendBatch.End();
-                }
+                batch.Flush();
             }
         }
 
-        private IPeerConnection? ActivateCorked(LocalPeerTable table, IEnumerable<byte[]> queued)
+        private IPeerConnection? ActivateBatched(LocalPeerTable table, IEnumerable<byte[]> queued, SendBatch batch)
         {
             lock (_gate)
             {
-                peer.TrySend(ServerMessages.Open);
+                peer.TrySend(ServerMessages.Open, batch);
                 foreach (var frame in queued)
                 {
-                    peer.TrySend(frame);
+                    peer.TrySend(frame, batch);
                 }
 
                 foreach (var message in _held!)
                 {
-                    peer.TrySend(message.Frame);
+                    peer.TrySend(message.Frame, batch);
                 }
 
                 _held = null;

@@ -19,7 +19,8 @@ internal sealed class RouteRequest : IValueTaskSource<RouteOutcome>
     private RouteRequest()
     {
         // Completed inline: the continuation (outcome policy, a few non-blocking sends) runs on the thread that read
-        // Redis' answer, within the batch that delivers the other outcomes of the same call.
+        // Redis' answer, in order with the other outcomes of the same call. Its sends (the sender's EXPIRE or LEAVE for
+        // a failed delivery) are flushed at once: the call's SendBatch is not handed to it.
         _core.RunContinuationsAsynchronously = false;
     }
 

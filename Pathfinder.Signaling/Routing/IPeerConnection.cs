@@ -26,9 +26,10 @@ public interface IPeerConnection
     /// <summary>
     /// Queues a complete frame for this peer without blocking. False when the peer is closing or its bounded send
     /// queue is over its budget in frames or bytes (it is then closed as a slow consumer): the frame was not and will
-    /// not be delivered.
+    /// not be delivered. With a <paramref name="batch"/>, the write is left to that batch's
+    /// <see cref="SendBatch.Flush"/>; without one (null), it is flushed now.
     /// </summary>
-    bool TrySend(ReadOnlyMemory<byte> frame);
+    bool TrySend(ReadOnlyMemory<byte> frame, SendBatch? batch = null);
 
     /// <summary>Closes the connection (idempotent, never blocks); the reason is kept for logs and metrics.</summary>
     void Close(DisconnectReason reason);

@@ -10,15 +10,19 @@ public interface IPeerDirectory
 {
     /// <summary>
     /// Claims <paramref name="peer"/>'s id. On success the connection has been handed OPEN and then the id's queued
-    /// messages, in that order, before any live message can reach it, and it is in the local table.
+    /// messages, in that order, before any live message can reach it, and it is in the local table. Frames handed over
+    /// before the call first yields may be left to <paramref name="batch"/> (never after: the caller flushes it then).
     /// </summary>
-    ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, CancellationToken cancellationToken);
+    ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, SendBatch? batch, CancellationToken cancellationToken);
 
     /// <summary>Releases the id if it is still held by exactly this connection (a stale close frees nothing).</summary>
     ValueTask ReleaseAsync(IPeerConnection peer);
 
-    /// <summary>Delivers a message whose destination was not found in the local table, or queues/drops it.</summary>
-    ValueTask<RouteOutcome> RouteAsync(Outbound message);
+    /// <summary>
+    /// Delivers a message whose destination was not found in the local table, or queues/drops it. A delivery made
+    /// before the call returns may be left to <paramref name="batch"/>; one made later is flushed at once.
+    /// </summary>
+    ValueTask<RouteOutcome> RouteAsync(Outbound message, SendBatch? batch = null);
 
     /// <summary>All registered ids (every replica).</summary>
     ValueTask<IReadOnlyList<string>> GetPeerIdsAsync(CancellationToken cancellationToken);

@@ -39,7 +39,7 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
         _expireTicks = settings.ExpireTimeout * time.TimestampFrequency / 1000;
     }
 
-    public ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, CancellationToken cancellationToken)
+    public ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, SendBatch? batch, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -58,11 +58,11 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
                 return ValueTask.FromResult(new ClaimResult(ClaimOutcome.LimitReached));
             }
 
-            peer.TrySend(ServerMessages.Open);
+            peer.TrySend(ServerMessages.Open, batch);
             var queued = _queues.Take(peer.Id);
             foreach (var message in queued)
             {
-                peer.TrySend(message.Frame);
+                peer.TrySend(message.Frame, batch);
             }
 
             _metrics.OfflineDelivered(queued.Count);
@@ -81,14 +81,14 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<RouteOutcome> RouteAsync(Outbound message)
+    public ValueTask<RouteOutcome> RouteAsync(Outbound message, SendBatch? batch = null)
     {
         RouteOutcome outcome;
         lock (_gate)
         {
             if (_local.TryGet(message.Dst, out var target))
             {
-                outcome = target.TrySend(message.Frame) ? RouteOutcome.DeliveredHere : RouteOutcome.Undeliverable;
+                outcome = target.TrySend(message.Frame, batch) ? RouteOutcome.DeliveredHere : RouteOutcome.Undeliverable;
             }
             else if (!message.Type.IsQueueable())
             {

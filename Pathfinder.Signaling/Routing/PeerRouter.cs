@@ -53,11 +53,15 @@ public sealed class PeerRouter
         return Math.Min(options.ConcurrentLimit, cap);
     }
 
-    /// <summary>Registers a connection whose key was accepted. On success it has been handed OPEN (and its queue).</summary>
-    public async ValueTask<ClaimOutcome> ConnectAsync(IPeerConnection peer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Registers a connection whose key was accepted. On success it has been handed OPEN (and its queue); what is
+    /// handed over before this call first yields is left to <paramref name="batch"/>, which the caller flushes as soon
+    /// as the call returns (see <see cref="IPeerDirectory.ClaimAsync"/>).
+    /// </summary>
+    public async ValueTask<ClaimOutcome> ConnectAsync(IPeerConnection peer, SendBatch? batch, CancellationToken cancellationToken)
     {
         peer.LastHeartbeat = _time.GetTimestamp();
-        var result = await _directory.ClaimAsync(peer, _concurrentLimit, cancellationToken);
+        var result = await _directory.ClaimAsync(peer, _concurrentLimit, batch, cancellationToken);
         if (result.Superseded is { } superseded)
         {
             superseded.Close(DisconnectReason.Takeover);
@@ -103,9 +107,11 @@ public sealed class PeerRouter
 
     /// <summary>
     /// Handles one parsed client message (HEARTBEAT, relay types; everything else is ignored). A message to relay
-    /// first passes the sender's relay rate (<see cref="RelayRate"/>): over it, the message is dropped.
+    /// first passes the sender's relay rate (<see cref="RelayRate"/>): over it, the message is dropped. Frames queued
+    /// before the call returns (deliveries here, the sender's ERROR / EXPIRE / LEAVE) are left to <paramref name="batch"/>;
+    /// those queued after, when a message waits for the directory, are flushed at once.
     /// </summary>
-    public ValueTask RelayAsync(IPeerConnection from, in ClientMessage message)
+    public ValueTask RelayAsync(IPeerConnection from, in ClientMessage message, SendBatch? batch = null)
     {
         switch (message.Type)
         {
@@ -126,7 +132,7 @@ public sealed class PeerRouter
         }
 
         // The relay rate first: a sender over it is refused before anything else is looked at.
-        if (!MayRelay(from, message.Payload.Length))
+        if (!MayRelay(from, message.Payload.Length, batch))
         {
             return ValueTask.CompletedTask;
         }
@@ -136,13 +142,13 @@ public sealed class PeerRouter
             // No peer can hold such an id: the message is dropped and its sender told why (ERROR). The connection
             // stays open, as for a malformed frame; a sender that never reads its ERRORs fills its own send queue.
             _metrics.MessageIgnored();
-            from.TrySend(_idRules.InvalidDst);
+            from.TrySend(_idRules.InvalidDst, batch);
             return ValueTask.CompletedTask;
         }
 
         var started = Stopwatch.GetTimestamp();
         var outbound = new Outbound(message.Type, from.Id, dst, RelayFrame.Write(message.Type, from.Id, dst, message.Payload));
-        return SignalingActivity.IsTracing ? TracedDeliverAsync(outbound, from, started) : DeliverAsync(outbound, from, started);
+        return SignalingActivity.IsTracing ? TracedDeliverAsync(outbound, from, started, batch) : DeliverAsync(outbound, from, started, batch);
     }
 
     /// <summary>
@@ -151,7 +157,7 @@ public sealed class PeerRouter
     /// for <see cref="RelayRateLimits.RefusalsBeforeClose"/> messages in a row is closed (1008). The receiver is never
     /// involved.
     /// </summary>
-    private bool MayRelay(IPeerConnection from, int bytes)
+    private bool MayRelay(IPeerConnection from, int bytes, SendBatch? batch)
     {
         var verdict = from.RelayRate.TryTake(_relayLimits, _time.GetTimestamp(), bytes);
         if (verdict == RelayVerdict.Allowed)
@@ -169,7 +175,7 @@ public sealed class PeerRouter
                     Log.RelayRateRefused(_logger, LogText.Escape(from.Id), messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
                 }
 
-                from.TrySend(ServerMessages.RelayRateExceeded);
+                from.TrySend(ServerMessages.RelayRateExceeded, batch);
                 break;
             case RelayVerdict.Close:
                 Log.RelayRateExceeded(_logger, LogText.Escape(from.Id), from.RelayRate.RefusedInARow, messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
@@ -183,11 +189,12 @@ public sealed class PeerRouter
     // The activity is started inside this async method, so setting it current never leaks into the connection's
     // receive loop (each relay would otherwise become the parent of the next, an ever-growing chain). Each relay
     // is its own trace, not a child of the long-lived WebSocket request.
-    private async ValueTask TracedDeliverAsync(Outbound outbound, IPeerConnection from, long started)
+    // The batch is used only by DeliverAsync's synchronous part, before this method first yields.
+    private async ValueTask TracedDeliverAsync(Outbound outbound, IPeerConnection from, long started, SendBatch? batch)
     {
         Activity.Current = null;
         using var activity = SignalingActivity.StartRelay(outbound.Type.Name(), from.Id, outbound.Dst);
-        await DeliverAsync(outbound, from, started);
+        await DeliverAsync(outbound, from, started, batch);
     }
 
     /// <summary>
@@ -195,9 +202,10 @@ public sealed class PeerRouter
     /// about a failed delivery, when there is one. A message the directory carries elsewhere is not waited for (its
     /// outcome is handled when it comes) unless the sender already has <see cref="MaxRoutesInFlight"/> on their way:
     /// then the sender's next read waits, which pushes back on a peer that outruns the backplane. Order per sender
-    /// holds throughout (see <see cref="RouteOrder"/>).
+    /// holds throughout (see <see cref="RouteOrder"/>). Frames queued before the call returns are left to
+    /// <paramref name="batch"/>; an outcome that comes later (from the directory) is answered with a flush at once.
     /// </summary>
-    public ValueTask DeliverAsync(Outbound message, IPeerConnection? sender, long started = 0)
+    public ValueTask DeliverAsync(Outbound message, IPeerConnection? sender, long started = 0, SendBatch? batch = null)
     {
         var mark = _local.RegistrationMark; // before the lookup (see RouteOrder)
         // A message to itself waits too: the answers (EXPIRE, LEAVE) to its earlier messages come first.
@@ -205,7 +213,7 @@ public sealed class PeerRouter
         if (_local.TryGet(message.Dst, out var target)
             && (sender is null || sender.Order.MayDeliverDirectly(ReferenceEquals(target, sender) ? 0 : target.Order.Registration, out idle)))
         {
-            if (target.TrySend(message.Frame))
+            if (target.TrySend(message.Frame, batch))
             {
                 _metrics.Relayed(RelayRoute.Local);
                 if (started != 0)
@@ -216,16 +224,16 @@ public sealed class PeerRouter
             }
             else
             {
-                OnUndeliverable(message, sender);
+                OnUndeliverable(message, sender, batch);
             }
 
             return ValueTask.CompletedTask;
         }
 
-        var pending = _directory.RouteAsync(message);
+        var pending = _directory.RouteAsync(message, batch);
         if (pending.IsCompletedSuccessfully)
         {
-            OnRouted(pending.Result, message, sender);
+            OnRouted(pending.Result, message, sender, batch);
             return ValueTask.CompletedTask;
         }
 
@@ -257,7 +265,8 @@ public sealed class PeerRouter
     {
         try
         {
-            OnRouted(await pending, message, sender);
+            // Later, on whatever thread completes the route: the caller's batch may be flushed by now.
+            OnRouted(await pending, message, sender, batch: null);
         }
         finally
         {
@@ -265,7 +274,7 @@ public sealed class PeerRouter
         }
     }
 
-    private void OnRouted(RouteOutcome outcome, Outbound message, IPeerConnection? sender)
+    private void OnRouted(RouteOutcome outcome, Outbound message, IPeerConnection? sender, SendBatch? batch)
     {
         switch (outcome)
         {
@@ -284,12 +293,12 @@ public sealed class PeerRouter
                 if (sender is not null)
                 {
                     // The destination cannot take more: tell the sender now, as an expiry would later.
-                    sender.TrySend(RelayFrame.Expire(message.Dst, message.Src));
+                    sender.TrySend(RelayFrame.Expire(message.Dst, message.Src), batch);
                 }
 
                 break;
             case RouteOutcome.Undeliverable:
-                OnUndeliverable(message, sender);
+                OnUndeliverable(message, sender, batch);
                 break;
             default:
                 _metrics.MessageDropped();
@@ -297,13 +306,13 @@ public sealed class PeerRouter
         }
     }
 
-    private void OnUndeliverable(Outbound message, IPeerConnection? sender)
+    private void OnUndeliverable(Outbound message, IPeerConnection? sender, SendBatch? batch)
     {
         _metrics.MessageDropped();
         if (sender is not null && message.Type != MessageType.Leave)
         {
             // As the reference: a failed delivery is answered with LEAVE from the unreachable peer.
-            sender.TrySend(RelayFrame.Leave(message.Dst, message.Src));
+            sender.TrySend(RelayFrame.Leave(message.Dst, message.Src), batch);
         }
     }
 

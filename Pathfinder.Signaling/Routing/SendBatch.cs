@@ -13,63 +13,42 @@ public interface IBatchedPeer
 }
 
 /// <summary>
-/// Corks sends while one burst of input is handled on this thread (one read's worth of client frames, or the backplane
-/// messages that arrived together): frames queued for a peer during the batch are written with one flush (one system
-/// call) when the batch ends, instead of one per frame. Signaling arrives in bursts (an offer, then a run of ICE
-/// candidates for the same peer), so this saves a send per message without delaying anything: the batch ends before
-/// the thread waits for more input.
+/// Corks sends while one burst of input is handled (one read's worth of client frames, or the backplane messages that
+/// arrived together): frames queued for a peer with this batch (<see cref="IPeerConnection.TrySend"/>) are written
+/// with one flush (one system call) at <see cref="Flush"/>, instead of one per frame. Signaling arrives in bursts (an
+/// offer, then a run of ICE candidates for the same peer), so this saves a send per message without delaying
+/// anything: whoever opens a batch flushes it before it waits for more input, in a <c>finally</c>.
 /// </summary>
-public static class SendBatch
+/// <remarks>
+/// A batch is a plain value passed to where frames are queued; it is not thread-safe and belongs to the code that
+/// opened it. It may be handed only to synchronous work (or to the part of an asynchronous call that runs before its
+/// first await): a peer deferred to a batch is not flushed by anyone else until that batch flushes. One instance can be
+/// reused for batch after batch (no allocation per burst).
+/// </remarks>
+public sealed class SendBatch
 {
-    [ThreadStatic]
-    private static List<IBatchedPeer>? t_pending;
+    private readonly List<IBatchedPeer> _pending = [];
 
-    [ThreadStatic]
-    private static bool t_active;
-
-    /// <summary>Starts a batch on this thread; false when one is already running (the outer one flushes).</summary>
-    public static bool Begin()
+    /// <summary>Defers <paramref name="peer"/>'s flush to this batch's <see cref="Flush"/> (remembered once per flush).</summary>
+    public void Defer(IBatchedPeer peer)
     {
-        if (t_active)
-        {
-            return false;
-        }
-
-        t_active = true;
-        return true;
-    }
-
-    /// <summary>Defers <paramref name="peer"/>'s flush to the end of this thread's batch; false when there is no batch.</summary>
-    public static bool TryDefer(IBatchedPeer peer)
-    {
-        if (!t_active)
-        {
-            return false;
-        }
-
         if (peer.MarkFlushPending())
         {
-            (t_pending ??= []).Add(peer);
+            _pending.Add(peer);
         }
-
-        return true;
     }
 
-    /// <summary>Ends the batch started by <see cref="Begin"/> (when it returned true) and flushes every deferred peer.</summary>
-    public static void End()
+    /// <summary>Flushes every deferred peer once; the batch is then empty and can be used again.</summary>
+    public void Flush()
     {
-        var pending = t_pending;
-        if (pending is not null)
+        // Flushing may queue more frames into this batch (e.g. a slow consumer's LEAVE): iterated by index, they are
+        // flushed too. Should a flush throw, the peers stay listed and the next Flush of this batch flushes them
+        // (flushing a peer twice is harmless).
+        for (var i = 0; i < _pending.Count; i++)
         {
-            // Flushing may queue more frames (e.g. a slow consumer's LEAVE) which join this batch.
-            for (var i = 0; i < pending.Count; i++)
-            {
-                pending[i].FlushDeferred();
-            }
-
-            pending.Clear();
+            _pending[i].FlushDeferred();
         }
 
-        t_active = false;
+        _pending.Clear();
     }
 }

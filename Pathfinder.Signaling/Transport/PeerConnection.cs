@@ -10,8 +10,9 @@ namespace Pathfinder.Signaling.Transport;
 /// One client WebSocket over the connection's byte pipes: a receive loop that reads RFC 6455 frames
 /// (<see cref="WebSocketFrameReader"/>) and hands complete messages to the router, and a bounded send queue that
 /// anyone may fill from any thread without blocking (<see cref="TrySend"/>). Queued frames are written and flushed by
-/// whichever thread finds the queue idle; frames queued while a read is being processed on the same thread are
-/// flushed together at the end of that read (<see cref="SendBatch"/>). The queue has a budget in frames
+/// whichever thread finds the queue idle, unless the sender passes a <see cref="SendBatch"/>: frames queued for any
+/// peer while one read is processed (this connection's own batch, handed to the router) are flushed together at the
+/// end of that read. The queue has a budget in frames
 /// (<see cref="TransportSettings.SendQueueCapacity"/>) and in bytes (<see cref="TransportSettings.SendQueueBytes"/>,
 /// counted from enqueue until the flush that wrote them completes, the pending pong included); a peer over it is
 /// closed as a slow consumer (1008). Of the pings a client sends, only the most recent waits for its pong
@@ -27,6 +28,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
     private readonly ILogger _logger;
     private readonly ClientSocketLimiter.Slot _slot;
     private readonly Lock _gate = new();
+    private readonly SendBatch _sends = new(); // the receive loop's, reused read after read
     private static long s_nextConnectionId;
 
     private Queue<Outgoing>? _queue;
@@ -114,7 +116,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         }
     }
 
-    public bool TrySend(ReadOnlyMemory<byte> frame)
+    public bool TrySend(ReadOnlyMemory<byte> frame, SendBatch? batch = null)
     {
         if (IsClosing)
         {
@@ -151,11 +153,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
             return false;
         }
 
-        if (!SendBatch.TryDefer(this))
-        {
-            Flush();
-        }
-
+        FlushOrDefer(batch);
         return true;
     }
 
@@ -316,7 +314,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                 var result = await _input.ReadAsync();
                 var buffer = result.Buffer;
                 var stop = false;
-                var batch = SendBatch.Begin();
+                var batch = _sends;
                 try
                 {
                     while (!stop)
@@ -334,37 +332,23 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
                                 continue;
                             }
 
-                            var relay = OnMessage(next.Payload.Span);
+                            var relay = OnMessage(next.Payload.Span, batch);
                             if (!relay.IsCompletedSuccessfully)
                             {
-                                // The thread may change: flush what this batch holds first.
-                                if (batch)
-                                {
-                                    SendBatch.End();
-                                }
-
-                                try
-                                {
-                                    await relay;
-                                }
-                                finally
-                                {
-                                    batch = SendBatch.Begin();
-                                }
+                                // Nothing waits behind the relay: flush what this batch holds first.
+                                batch.Flush();
+                                await relay;
                             }
 
                             continue;
                         }
 
-                        stop = OnControl(in next);
+                        stop = OnControl(in next, batch);
                     }
                 }
                 finally
                 {
-                    if (batch)
-                    {
-                        SendBatch.End();
-                    }
+                    batch.Flush();
                 }
 
                 _input.AdvanceTo(buffer.Start, buffer.End);
@@ -431,12 +415,12 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
     }
 
     /// <summary>Handles a control event; true when reading should stop.</summary>
-    private bool OnControl(in FrameEvent control)
+    private bool OnControl(in FrameEvent control, SendBatch batch)
     {
         switch (control.Kind)
         {
             case FrameEventKind.Ping:
-                QueuePong(control.Payload.Span);
+                QueuePong(control.Payload.Span, batch);
                 return false;
             case FrameEventKind.Close:
                 // The client's close: answer it (Close writes our close frame once queued frames are out).
@@ -458,7 +442,7 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         }
     }
 
-    private ValueTask OnMessage(ReadOnlySpan<byte> frame)
+    private ValueTask OnMessage(ReadOnlySpan<byte> frame, SendBatch batch)
     {
         if (!ClientMessage.TryParse(frame, out var message))
         {
@@ -467,14 +451,14 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
             return ValueTask.CompletedTask;
         }
 
-        return _router.RelayAsync(this, in message);
+        return _router.RelayAsync(this, in message, batch);
     }
 
     /// <summary>
     /// Answers a ping: its pong replaces one still waiting (RFC 6455 §5.5.3 lets an endpoint answer only the most
     /// recent ping), so a client that pings and never reads holds at most one pong here. It counts in the byte budget.
     /// </summary>
-    private void QueuePong(ReadOnlySpan<byte> payload)
+    private void QueuePong(ReadOnlySpan<byte> payload, SendBatch batch)
     {
         bool full;
         long queuedBytes;
@@ -505,16 +489,26 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
             return;
         }
 
-        if (!SendBatch.TryDefer(this))
+        FlushOrDefer(batch);
+    }
+
+    /// <summary>Flushes now, or leaves it to <paramref name="batch"/>'s flush.</summary>
+    private void FlushOrDefer(SendBatch? batch)
+    {
+        if (batch is null)
         {
             Flush();
+        }
+        else
+        {
+            batch.Defer(this);
         }
     }
 
     /// <summary>Called by <see cref="SendBatch"/>: true when this connection was not yet waiting for a batch flush.</summary>
     public bool MarkFlushPending() => Interlocked.Exchange(ref _flushPending, 1) == 0;
 
-    /// <summary>Called by <see cref="SendBatch"/> at the end of a batch.</summary>
+    /// <summary>Called by <see cref="SendBatch.Flush"/>.</summary>
     public void FlushDeferred()
     {
         Interlocked.Exchange(ref _flushPending, 0);

@@ -125,18 +125,16 @@ public sealed class PeerJsSocketEndpoint(
         }
 
         // OPEN and any queued messages are written by the claim; batched, they leave with the 101 in one send.
+        // (A claim that has to wait, for the backplane, hands them over later and batches them itself.)
         ValueTask<ClaimOutcome> claim;
-        var batch = SendBatch.Begin();
+        var batch = new SendBatch();
         try
         {
-            claim = router.ConnectAsync(connection, aborted);
+            claim = router.ConnectAsync(connection, batch, aborted);
         }
         finally
         {
-            if (batch)
-            {
-                SendBatch.End();
-            }
+            batch.Flush();
         }
 
         ClaimOutcome outcome;

@@ -81,7 +81,7 @@ public sealed class RouteOrderTests
 
         public RelayRate RelayRate { get; } = new();
 
-        public bool TrySend(ReadOnlyMemory<byte> frame) => true;
+        public bool TrySend(ReadOnlyMemory<byte> frame, SendBatch? batch = null) => true;
 
         public void Close(DisconnectReason reason)
         {
