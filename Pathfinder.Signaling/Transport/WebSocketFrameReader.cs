@@ -7,50 +7,6 @@ using System.Text.Unicode;
 
 namespace Pathfinder.Signaling.Transport;
 
-/// <summary>RFC 6455 opcodes.</summary>
-public enum FrameOpcode : byte
-{
-    Continuation = 0x0,
-    Text = 0x1,
-    Binary = 0x2,
-    Close = 0x8,
-    Ping = 0x9,
-    Pong = 0xA,
-}
-
-/// <summary>What <see cref="WebSocketFrameReader.Read"/> found.</summary>
-public enum FrameEventKind
-{
-    /// <summary>The buffer is used up; read more from the socket.</summary>
-    NeedMoreData,
-
-    /// <summary>A complete text or binary message (<see cref="FrameEvent.Payload"/>).</summary>
-    Message,
-
-    /// <summary>A ping: answer with a pong carrying the same payload.</summary>
-    Ping,
-
-    /// <summary>A pong (unsolicited or not): nothing to do.</summary>
-    Pong,
-
-    /// <summary>The client's close frame (<see cref="FrameEvent.CloseStatus"/>, <see cref="FrameEvent.Description"/>).</summary>
-    Close,
-
-    /// <summary>The client broke the protocol: close with <see cref="FrameEvent.CloseStatus"/> and stop reading frames.</summary>
-    ProtocolError,
-
-    /// <summary>The message being received is over the size limit: close with 1009; its remaining bytes are skipped.</summary>
-    MessageTooBig,
-}
-
-/// <summary>One event from the frame reader. <see cref="Payload"/> stays valid until the next call to the reader.</summary>
-public readonly record struct FrameEvent(
-    FrameEventKind Kind,
-    ReadOnlyMemory<byte> Payload = default,
-    bool IsText = false,
-    WebSocketCloseStatus CloseStatus = WebSocketCloseStatus.Empty,
-    string? Description = null);
-
 /// <summary>
 /// Incremental reader of the frames a client sends (RFC 6455 §5, server side): unmasks, reassembles fragmented
 /// messages, enforces the message size limit and the rules a server must check (masking, reserved bits, opcodes,
@@ -402,60 +358,5 @@ public sealed class WebSocketFrameReader(int maxMessageBytes)
         }
 
         return (offset + data.Length) & 3;
-    }
-}
-
-/// <summary>Writes the frames a server sends: final, unmasked (RFC 6455 §5.2).</summary>
-public static class WebSocketFrameWriter
-{
-    public static void Write(IBufferWriter<byte> output, FrameOpcode opcode, ReadOnlySpan<byte> payload)
-    {
-        var headerLength = payload.Length < 126 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
-        if (payload.Length <= 16 * 1024)
-        {
-            var span = output.GetSpan(headerLength + payload.Length);
-            WriteHeader(span, opcode, payload.Length);
-            payload.CopyTo(span[headerLength..]);
-            output.Advance(headerLength + payload.Length);
-            return;
-        }
-
-        WriteHeader(output.GetSpan(headerLength), opcode, payload.Length);
-        output.Advance(headerLength);
-        output.Write(payload);
-    }
-
-    /// <summary>A close frame with a status code and an optional reason (truncated to fit 123 bytes of UTF-8).</summary>
-    public static void WriteClose(IBufferWriter<byte> output, WebSocketCloseStatus status, string? description)
-    {
-        Span<byte> payload = stackalloc byte[125];
-        BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)status);
-        var length = 2;
-        if (!string.IsNullOrEmpty(description))
-        {
-            Utf8.FromUtf16(description, payload[2..], out _, out var written, replaceInvalidSequences: true, isFinalBlock: true);
-            length += written;
-        }
-
-        Write(output, FrameOpcode.Close, payload[..length]);
-    }
-
-    private static void WriteHeader(Span<byte> span, FrameOpcode opcode, int length)
-    {
-        span[0] = (byte)(0x80 | (byte)opcode);
-        if (length < 126)
-        {
-            span[1] = (byte)length;
-        }
-        else if (length <= ushort.MaxValue)
-        {
-            span[1] = 126;
-            BinaryPrimitives.WriteUInt16BigEndian(span[2..], (ushort)length);
-        }
-        else
-        {
-            span[1] = 127;
-            BinaryPrimitives.WriteUInt64BigEndian(span[2..], (ulong)length);
-        }
     }
 }
