@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using System.Net.WebSockets;
-using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
 
@@ -17,8 +16,24 @@ namespace Pathfinder.Signaling.Transport;
 /// counted from enqueue until the flush that wrote them completes, the pending pong included); a peer over it is
 /// closed as a slow consumer (1008). Of the pings a client sends, only the most recent waits for its pong
 /// (RFC 6455 §5.5.3). <see cref="Close"/> is idempotent and never blocks.
+/// <para>Lifecycle (this file; the receive loop is in PeerConnection.Receive.cs, the send queue in PeerConnection.Send.cs):</para>
+/// <code>
+///   accepted ──RejectAsync (ERROR / ID-TAKEN)──────────────────────────────┐  (never registered)
+///      │ claim granted: Registered()                                       │
+///      ▼                                                                   ▼
+///   OPEN: reads frames, TrySend queues ──Close(reason), once (_closing)──► CLOSING: no new frames; the id is released,
+///                                         (client close, takeover,          queued frames drain, then our close frame;
+///                                          heartbeat, slow consumer,        a server-started close arms the close
+///                                          rate, shutdown, error → abort)   timeout (then abort)
+///                                                                            │ close frame flushed, or output gone
+///                                                                            ▼
+///                                                                         CLOSE WRITTEN: waits for the client's close
+///                                                                            │ (bounded by the close timeout)
+///                                                                            ▼
+///   ENDED (EndAsync, after the last read): pipes completed, per-client slot released, disconnect counted if registered
+/// </code>
 /// </summary>
-public sealed class PeerConnection : IPeerConnection, IBatchedPeer
+public sealed partial class PeerConnection : IPeerConnection, IBatchedPeer
 {
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
@@ -104,59 +119,6 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
 
     public RelayRate RelayRate { get; } = new();
 
-    /// <summary>Bytes waiting to be written to this peer (queued, or written and not yet flushed); never negative.</summary>
-    public long QueuedBytes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _queuedBytes + _unflushedBytes;
-            }
-        }
-    }
-
-    public bool TrySend(ReadOnlyMemory<byte> frame, SendBatch? batch = null)
-    {
-        if (IsClosing)
-        {
-            return false;
-        }
-
-        bool full;
-        long queuedBytes;
-        int queuedFrames;
-        lock (_gate)
-        {
-            if (_finishing)
-            {
-                return false;
-            }
-
-            var queue = _queue ??= new Queue<Outgoing>();
-            queuedBytes = _queuedBytes + _unflushedBytes;
-            queuedFrames = queue.Count;
-            // A frame always fits into an empty queue: the budget is at least MaxMessageBytes, and a relayed
-            // message's frame is a little larger than the message.
-            full = queuedFrames >= _services.Settings.SendQueueCapacity
-                || (queuedBytes > 0 && queuedBytes + frame.Length > _services.Settings.SendQueueBytes);
-            if (!full)
-            {
-                queue.Enqueue(new Outgoing(frame, FrameOpcode.Text));
-                _queuedBytes += frame.Length;
-            }
-        }
-
-        if (full)
-        {
-            OverBudget(queuedBytes + frame.Length, queuedFrames + 1);
-            return false;
-        }
-
-        FlushOrDefer(batch);
-        return true;
-    }
-
     /// <summary>
     /// Closes the connection. A peer closed for what it did (<see cref="DisconnectReason.SlowConsumer"/>,
     /// <see cref="DisconnectReason.RelayRateExceeded"/>) gets 1008 and at most <see cref="TransportSettings.CloseTimeout"/>
@@ -171,19 +133,6 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         CloseWith(
             reason, status, description, release: true, abort: reason is DisconnectReason.Error,
             discardQueued: reason is DisconnectReason.SlowConsumer, boundByTimeout: reason is not DisconnectReason.ClientClose);
-    }
-
-    // Over its send-queue budget: logged with what was queued, then closed as a slow consumer.
-    private void OverBudget(long queuedBytes, int queuedFrames)
-    {
-        if (IsClosing)
-        {
-            return;
-        }
-
-        var settings = _services.Settings;
-        Log.SendQueueOverBudget(_logger, LogText.Escape(Id), queuedBytes, queuedFrames, settings.SendQueueBytes, settings.SendQueueCapacity);
-        Close(DisconnectReason.SlowConsumer);
     }
 
     private void CloseWith(
@@ -299,405 +248,6 @@ public sealed class PeerConnection : IPeerConnection, IBatchedPeer
         IsRegistered = true;
         _services.Metrics.PeerOpened();
         Log.PeerConnected(_logger, Id, RemoteIp);
-    }
-
-    /// <summary>Runs the connection until it closes: reads frames, hands messages to the router, then closes.</summary>
-    public async Task RunAsync()
-    {
-        var frames = new WebSocketFrameReader(MaxMessageBytes);
-        try
-        {
-            while (true)
-            {
-                // Idle peers hold no receive buffer.
-                frames.ReleaseIdleBuffers();
-                var result = await _input.ReadAsync();
-                var buffer = result.Buffer;
-                var stop = false;
-                var batch = _sends;
-                try
-                {
-                    while (!stop)
-                    {
-                        var next = frames.Read(ref buffer);
-                        if (next.Kind == FrameEventKind.NeedMoreData)
-                        {
-                            break;
-                        }
-
-                        if (next.Kind == FrameEventKind.Message)
-                        {
-                            if (IsClosing)
-                            {
-                                continue;
-                            }
-
-                            var relay = OnMessage(next.Payload.Span, batch);
-                            if (!relay.IsCompletedSuccessfully)
-                            {
-                                // Nothing waits behind the relay: flush what this batch holds first.
-                                batch.Flush();
-                                await relay;
-                            }
-
-                            continue;
-                        }
-
-                        stop = OnControl(in next, batch);
-                    }
-                }
-                finally
-                {
-                    batch.Flush();
-                }
-
-                _input.AdvanceTo(buffer.Start, buffer.End);
-                if (stop || result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
-        {
-            if (!IsClosing)
-            {
-                Log.ConnectionError(_logger, Id, ex);
-                Close(DisconnectReason.Error);
-            }
-        }
-        finally
-        {
-            frames.ReleaseIdleBuffers();
-            await EndAsync();
-        }
-    }
-
-    // After the last read: close (if not yet), let the close frame out (bounded), release the pipes and the slot.
-    private async Task EndAsync()
-    {
-        _receiveEnded = true;
-        Close(DisconnectReason.ClientClose);
-        await WaitForOutputAsync();
-        await _input.CompleteAsync();
-        await _output.CompleteAsync();
-        _slot.Dispose();
-        if (IsRegistered)
-        {
-            _services.Metrics.PeerClosed(CloseReason);
-            Log.PeerDisconnected(_logger, Id, RemoteIp, CloseReason.Name());
-        }
-    }
-
-    private async Task WaitForOutputAsync()
-    {
-        Task finished;
-        lock (_gate)
-        {
-            if (_outputFinished)
-            {
-                return;
-            }
-
-            _outputFinishedSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            finished = _outputFinishedSignal.Task;
-        }
-
-        try
-        {
-            await finished.WaitAsync(CloseTimeout);
-        }
-        catch (TimeoutException)
-        {
-            // The client stopped reading: give up on the close frame.
-            _abort();
-        }
-    }
-
-    /// <summary>Handles a control event; true when reading should stop.</summary>
-    private bool OnControl(in FrameEvent control, SendBatch batch)
-    {
-        switch (control.Kind)
-        {
-            case FrameEventKind.Ping:
-                QueuePong(control.Payload.Span, batch);
-                return false;
-            case FrameEventKind.Close:
-                // The client's close: answer it (Close writes our close frame once queued frames are out).
-                _peerClosed = true;
-                Close(DisconnectReason.ClientClose);
-                return true;
-            case FrameEventKind.MessageTooBig:
-                Log.MessageTooBig(_logger, Id, MaxMessageBytes);
-                Close(DisconnectReason.MessageTooBig);
-                return false; // the rest of the message is skipped while we wait for the client's close
-            case FrameEventKind.ProtocolError:
-                Log.ConnectionError(_logger, Id, new WebSocketException(WebSocketError.Faulted, control.Description));
-                // Our close frame carries the reason (1002 / 1007); no need to wait for the client's answer.
-                _peerClosed = true;
-                CloseWith(DisconnectReason.Error, control.CloseStatus, control.Description, release: true, abort: false);
-                return true;
-            default:
-                return false;
-        }
-    }
-
-    private ValueTask OnMessage(ReadOnlySpan<byte> frame, SendBatch batch)
-    {
-        if (!ClientMessage.TryParse(frame, out var message))
-        {
-            _services.Metrics.Malformed();
-            Log.MalformedFrame(_logger, Id, frame.Length);
-            return ValueTask.CompletedTask;
-        }
-
-        return _router.RelayAsync(this, in message, batch);
-    }
-
-    /// <summary>
-    /// Answers a ping: its pong replaces one still waiting (RFC 6455 §5.5.3 lets an endpoint answer only the most
-    /// recent ping), so a client that pings and never reads holds at most one pong here. It counts in the byte budget.
-    /// </summary>
-    private void QueuePong(ReadOnlySpan<byte> payload, SendBatch batch)
-    {
-        bool full;
-        long queuedBytes;
-        int queuedFrames;
-        lock (_gate)
-        {
-            if (_finishing)
-            {
-                return;
-            }
-
-            if (_pongLength != NoPong)
-            {
-                _queuedBytes -= _pongLength;
-            }
-
-            payload.CopyTo(_pong ??= new byte[WebSocketFrameReader.MaxControlPayload]);
-            _pongLength = payload.Length;
-            _queuedBytes += payload.Length;
-            queuedBytes = _queuedBytes + _unflushedBytes;
-            queuedFrames = (_queue?.Count ?? 0) + 1;
-            full = queuedBytes > _services.Settings.SendQueueBytes;
-        }
-
-        if (full)
-        {
-            OverBudget(queuedBytes, queuedFrames);
-            return;
-        }
-
-        FlushOrDefer(batch);
-    }
-
-    /// <summary>Flushes now, or leaves it to <paramref name="batch"/>'s flush.</summary>
-    private void FlushOrDefer(SendBatch? batch)
-    {
-        if (batch is null)
-        {
-            Flush();
-        }
-        else
-        {
-            batch.Defer(this);
-        }
-    }
-
-    /// <summary>Called by <see cref="SendBatch"/>: true when this connection was not yet waiting for a batch flush.</summary>
-    public bool MarkFlushPending() => Interlocked.Exchange(ref _flushPending, 1) == 0;
-
-    /// <summary>Called by <see cref="SendBatch.Flush"/>.</summary>
-    public void FlushDeferred()
-    {
-        Interlocked.Exchange(ref _flushPending, 0);
-        Flush();
-    }
-
-    /// <summary>Writes and flushes what is queued, unless another thread is already doing so (it will pick it up).</summary>
-    private void Flush()
-    {
-        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
-        {
-            Drain();
-        }
-    }
-
-    // Runs with _draining == 1: the only writer of _output.
-    private void Drain()
-    {
-        try
-        {
-            while (true)
-            {
-                var wrote = false;
-                var closeNow = false;
-                long written = 0;
-                WebSocketCloseStatus status = default;
-                string? description = null;
-                lock (_gate)
-                {
-                    if (_queue is { Count: > 0 } queue)
-                    {
-                        while (queue.TryDequeue(out var frame))
-                        {
-                            WebSocketFrameWriter.Write(_output, frame.Opcode, frame.Payload.Span);
-                            written += frame.Payload.Length;
-                        }
-
-                        wrote = true;
-                    }
-
-                    // The pong goes after the frames queued before its ping (OPEN, for a ping sent with the upgrade);
-                    // frames queued after the ping may precede it, which RFC 6455 allows for control frames.
-                    if (_pongLength != NoPong)
-                    {
-                        WebSocketFrameWriter.Write(_output, FrameOpcode.Pong, _pong.AsSpan(0, _pongLength));
-                        written += _pongLength;
-                        _pongLength = NoPong;
-                        wrote = true;
-                    }
-
-                    // Still counted until the flush completes: the output holds them meanwhile.
-                    _queuedBytes -= written;
-                    _unflushedBytes += written;
-
-                    if (_finishing && !_closeWritten)
-                    {
-                        _closeWritten = closeNow = true;
-                        status = _closeStatus;
-                        description = _closeDescription;
-                    }
-                }
-
-                if (closeNow)
-                {
-                    WebSocketFrameWriter.WriteClose(_output, status, description);
-                }
-
-                if (wrote || closeNow)
-                {
-                    var flush = _output.FlushAsync();
-                    if (!flush.IsCompletedSuccessfully)
-                    {
-                        _ = DrainAfterFlushAsync(flush, closeNow, written);
-                        return;
-                    }
-
-                    Flushed(written);
-                    if (!AfterFlush(flush.Result, closeNow))
-                    {
-                        return;
-                    }
-                }
-
-                Volatile.Write(ref _draining, 0);
-                lock (_gate)
-                {
-                    if (_queue is not { Count: > 0 } && _pongLength == NoPong && !(_finishing && !_closeWritten))
-                    {
-                        return;
-                    }
-                }
-
-                if (Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
-                {
-                    return;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            OutputGone();
-        }
-    }
-
-    private async Task DrainAfterFlushAsync(ValueTask<FlushResult> flush, bool closeWritten, long written)
-    {
-        try
-        {
-            var result = await flush;
-            Flushed(written);
-            if (!AfterFlush(result, closeWritten))
-            {
-                return;
-            }
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            OutputGone();
-            return;
-        }
-
-        Drain();
-    }
-
-    // The flush that took these bytes completed: they no longer count (unless the output is gone and all was reset).
-    private void Flushed(long written)
-    {
-        if (written == 0)
-        {
-            return;
-        }
-
-        lock (_gate)
-        {
-            if (!_outputFinished)
-            {
-                _unflushedBytes -= written;
-            }
-        }
-    }
-
-    /// <summary>False when nothing more can be written.</summary>
-    private bool AfterFlush(FlushResult result, bool closeWritten)
-    {
-        if (result.IsCompleted || result.IsCanceled)
-        {
-            OutputGone();
-            return false;
-        }
-
-        if (closeWritten)
-        {
-            OutputFinished();
-            if (!_receiveEnded && !_peerClosed)
-            {
-                // Do not wait forever for the client's answer to our close frame.
-                ArmCloseTimeout();
-            }
-
-            return false;
-        }
-
-        return true;
-    }
-
-    // The socket cannot take more (closed by the client, aborted): nothing queued will be delivered.
-    private void OutputGone()
-    {
-        if (!IsClosing)
-        {
-            Close(DisconnectReason.Error);
-        }
-
-        OutputFinished();
-    }
-
-    private void OutputFinished()
-    {
-        TaskCompletionSource? signal;
-        lock (_gate)
-        {
-            _finishing = _closeWritten = _outputFinished = true;
-            _queue = null;
-            _pongLength = NoPong;
-            _queuedBytes = _unflushedBytes = 0;
-            signal = _outputFinishedSignal;
-        }
-
-        signal?.TrySetResult();
     }
 
     // One timer per connection, however many paths ask for it.
