@@ -1,0 +1,293 @@
+using Pathfinder.Signaling.Protocol;
+using Pathfinder.Signaling.Routing;
+using StackExchange.Redis;
+
+namespace Pathfinder.Signaling.Cluster;
+
+/// <summary>Claims and presence leases: an id is granted by Redis only (see the class header), renewed in batches, released by compare-and-delete.</summary>
+public sealed partial class RedisPeerDirectory
+{
+    public string ValueOf(IPeerConnection peer) =>
+        string.Create(null, stackalloc char[64], $"{ReplicaId}\n{peer.Token}\n{peer.ConnectionId}");
+
+    // The caller's batch is not used: OPEN and the queue are handed over after the claim's round trip, in a batch of
+    // their own (PendingClaim.Activate).
+    public async ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, SendBatch? batch, CancellationToken cancellationToken)
+    {
+        // A new id on this replica needs a slot, reserved before the round trip: simultaneous claims cannot all see
+        // the same free count. An id this replica already holds (a take-over here) needs none.
+        var reserved = false;
+        lock (_slots)
+        {
+            if (!_local.TryGet(peer.Id, out _))
+            {
+                if (_local.Count + _claiming >= concurrentLimit)
+                {
+                    return new ClaimResult(ClaimOutcome.LimitReached);
+                }
+
+                _claiming++;
+                reserved = true;
+            }
+        }
+
+        var gate = _claimGates[(uint)StringComparer.Ordinal.GetHashCode(peer.Id) % (uint)_claimGates.Length];
+        try
+        {
+            await gate.WaitAsync(cancellationToken);
+        }
+        catch
+        {
+            GiveBack(reserved);
+            throw;
+        }
+
+        var pending = new PendingClaim(peer);
+        _pending[peer.Id] = pending;
+        try
+        {
+            RedisResult result;
+            try
+            {
+                result = await Db.ScriptEvaluateAsync(
+                    RedisScripts.Claim,
+                    [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id), _keys.OfflineTotals],
+                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _keys.SenderPrefix]);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                // Only Redis decides: no answer is no id. Whatever was held for the id goes where Redis says.
+                _metrics.BackplaneError();
+                ClusterLog.ClaimRefused(_logger, peer.Id, ex.Message);
+                UndoLateClaim(peer);
+                foreach (var held in pending.Abandon())
+                {
+                    _ = RouteAsync(held, hop: 1).AsTask();
+                }
+
+                return new ClaimResult(ClaimOutcome.Unavailable);
+            }
+
+            var parts = (RedisResult[])result!;
+            if ((int)parts[0] == 0)
+            {
+                // Someone else holds the id: whatever was held for it here belongs to that holder.
+                foreach (var held in pending.Abandon())
+                {
+                    _ = RouteAsync(held, hop: 1).AsTask();
+                }
+
+                return new ClaimResult(ClaimOutcome.IdTaken);
+            }
+
+            var previous = (string?)parts[1];
+            var queued = ((RedisResult[])parts[2]!).Select(e => FrameOf((byte[])e!)).ToList();
+            IPeerConnection? superseded;
+            lock (_slots)
+            {
+                // Registered and unreserved in one step: the count of registered + in-flight never dips or doubles.
+                superseded = pending.Activate(_local, queued);
+                if (reserved)
+                {
+                    _claiming--;
+                    reserved = false;
+                }
+            }
+
+            _metrics.OfflineDelivered(queued.Count);
+
+            if (!string.IsNullOrEmpty(previous))
+            {
+                await SupersedeRemoteAsync(peer.Id, previous);
+                return new ClaimResult(ClaimOutcome.TookOver, superseded);
+            }
+
+            return new ClaimResult(superseded is null ? ClaimOutcome.Registered : ClaimOutcome.TookOver, superseded);
+        }
+        finally
+        {
+            GiveBack(reserved);
+            _pending.TryRemove(new KeyValuePair<string, PendingClaim>(peer.Id, pending));
+            gate.Release();
+        }
+    }
+
+    private void GiveBack(bool reserved)
+    {
+        if (reserved)
+        {
+            lock (_slots)
+            {
+                _claiming--;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A refused claim may still run in Redis later (it was sent; the client only stopped waiting). Queued behind it
+    /// on the same connection, a compare-and-delete of its value removes the lease it would leave, so the id is not
+    /// blocked for a lease by a socket that was told ERROR.
+    /// </summary>
+    private void UndoLateClaim(IPeerConnection peer)
+    {
+        try
+        {
+            _ = Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer)], CommandFlags.FireAndForget);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            ClusterLog.ReleaseFailed(_logger, peer.Id, ex.Message);
+        }
+    }
+
+    /// <summary>The previous holder (same token) was on another replica: ask it to close that connection.</summary>
+    private async Task SupersedeRemoteAsync(string id, string previous)
+    {
+        var parts = previous.Split('\n');
+        if (parts.Length != 3 || parts[0] == ReplicaId || !long.TryParse(parts[2], out var connectionId))
+        {
+            return;
+        }
+
+        var envelope = new ClusterEnvelope(EnvelopeKind.Close, 0, MessageType.Ignored, NowMicroseconds(), connectionId, id, string.Empty, string.Empty, default);
+        if (!envelope.TryWrite(out var data))
+        {
+            return; // an id too long for an envelope cannot have been claimed; the lease renewal closes it anyway
+        }
+
+        try
+        {
+            await _redis.GetSubscriber().PublishAsync(_keys.Replica(parts[0]), data);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The old replica's lease renewal will find the key taken and close the connection anyway.
+            ClusterLog.PublishFailed(_logger, ex.Message);
+        }
+    }
+
+    public async ValueTask ReleaseAsync(IPeerConnection peer)
+    {
+        if (!_local.TryRemove(peer))
+        {
+            return; // not (or no longer) the registered connection: nothing of ours to free
+        }
+
+        try
+        {
+            await Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer)]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ClusterLog.ReleaseFailed(_logger, peer.Id, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Renews this replica's leases (and re-registers them after an outage) in batches. Returns the local
+    /// connections whose id is now held by someone else; the caller closes them.
+    /// </summary>
+    public async Task<IReadOnlyList<IPeerConnection>> RenewLeasesAsync(CancellationToken cancellationToken)
+    {
+        var lost = new List<IPeerConnection>();
+        foreach (var batch in _local.Connections.Chunk(200))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var keys = batch.Select(p => _keys.Peer(p.Id)).ToArray();
+            var values = new RedisValue[batch.Length + 1];
+            values[0] = _leaseMs;
+            for (var i = 0; i < batch.Length; i++)
+            {
+                values[i + 1] = ValueOf(batch[i]);
+            }
+
+            var result = await Db.ScriptEvaluateAsync(RedisScripts.Renew, keys, values);
+            foreach (RedisResult index in (RedisResult[])result!)
+            {
+                lost.Add(batch[(int)index - 1]);
+            }
+        }
+
+        return lost;
+    }
+
+    /// <summary>
+    /// A claim in flight on this replica. Messages published to us for the id before the claim finished are held
+    /// here and handed over after OPEN and the queued messages, so the order OPEN → queued → live always holds.
+    /// </summary>
+    private sealed class PendingClaim(IPeerConnection peer)
+    {
+        private readonly Lock _gate = new();
+        private List<Outbound>? _held = [];
+        private bool _abandoned;
+
+        /// <summary>
+        /// Holds a message until the claim completes; false once the claim was abandoned. Once it has completed, the
+        /// message is sent at once, or left to <paramref name="batch"/>.
+        /// </summary>
+        public bool TryHold(Outbound message, SendBatch batch)
+        {
+            lock (_gate)
+            {
+                if (_abandoned)
+                {
+                    return false;
+                }
+
+                if (_held is null)
+                {
+                    return peer.TrySend(message.Frame, batch);
+                }
+
+                _held.Add(message);
+                return true;
+            }
+        }
+
+        /// <summary>The claim failed: returns what was held, to be routed to the real holder.</summary>
+        public List<Outbound> Abandon()
+        {
+            lock (_gate)
+            {
+                _abandoned = true;
+                var held = _held ?? [];
+                _held = null;
+                return held;
+            }
+        }
+
+        public IPeerConnection? Activate(LocalPeerTable table, IEnumerable<byte[]> queued)
+        {
+            // Batched: OPEN leaves once the peer is in the table, so a client that has OPEN is registered here.
+            var batch = new SendBatch();
+            try
+            {
+                return ActivateBatched(table, queued, batch);
+            }
+            finally
+            {
+                batch.Flush();
+            }
+        }
+
+        private IPeerConnection? ActivateBatched(LocalPeerTable table, IEnumerable<byte[]> queued, SendBatch batch)
+        {
+            lock (_gate)
+            {
+                peer.TrySend(ServerMessages.Open, batch);
+                foreach (var frame in queued)
+                {
+                    peer.TrySend(frame, batch);
+                }
+
+                foreach (var message in _held!)
+                {
+                    peer.TrySend(message.Frame, batch);
+                }
+
+                _held = null;
+                return table.Set(peer);
+            }
+        }
+    }
+}
