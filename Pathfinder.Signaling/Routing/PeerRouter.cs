@@ -172,13 +172,13 @@ public sealed class PeerRouter
             case RelayVerdict.Refused:
                 if (_logger.IsEnabled(LogLevel.Debug))
                 {
-                    Log.RelayRateRefused(_logger, LogText.Escape(from.Id), messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
+                    Log.RelayRateRefused(_logger, PeerIdRules.ForLog(from.Id)!, messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
                 }
 
                 from.TrySend(ServerMessages.RelayRateExceeded, batch);
                 break;
             case RelayVerdict.Close:
-                Log.RelayRateExceeded(_logger, LogText.Escape(from.Id), from.RelayRate.RefusedInARow, messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
+                Log.RelayRateExceeded(_logger, PeerIdRules.ForLog(from.Id)!, from.RelayRate.RefusedInARow, messages.PerSecond, messages.Burst, data.PerSecond, data.Burst);
                 from.Close(DisconnectReason.RelayRateExceeded);
                 break;
         }

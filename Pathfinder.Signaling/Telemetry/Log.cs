@@ -53,7 +53,7 @@ internal static partial class Log
     [LoggerMessage(24, LogLevel.Warning, "{Setting} is not set: {Consequence}")]
     public static partial void ProductionAdvice(ILogger logger, string setting, string consequence);
 
-    // Abuse limits (send-queue budget, relay rate): 200-219. Peer ids are escaped (LogText.Escape).
+    // Abuse limits (send-queue budget, relay rate): 200-219. Peer ids are escaped (PeerIdRules.ForLog).
     [LoggerMessage(200, LogLevel.Warning, "Closing {PeerId} (1008): its send queue is over budget (slow consumer): {QueuedBytes} bytes in {QueuedFrames} frames queued; budget {BudgetBytes} bytes, {BudgetFrames} frames")]
     public static partial void SendQueueOverBudget(ILogger logger, string peerId, long queuedBytes, int queuedFrames, int budgetBytes, int budgetFrames);
 

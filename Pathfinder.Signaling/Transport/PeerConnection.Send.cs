@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.WebSockets;
+using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
 
@@ -70,7 +71,7 @@ public sealed partial class PeerConnection
         }
 
         var settings = _services.Settings;
-        Log.SendQueueOverBudget(_logger, LogText.Escape(Id), queuedBytes, queuedFrames, settings.SendQueueBytes, settings.SendQueueCapacity);
+        Log.SendQueueOverBudget(_logger, PeerIdRules.ForLog(Id)!, queuedBytes, queuedFrames, settings.SendQueueBytes, settings.SendQueueCapacity);
         Close(DisconnectReason.SlowConsumer);
     }
 

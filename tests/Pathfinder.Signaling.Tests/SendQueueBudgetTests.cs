@@ -199,7 +199,7 @@ public sealed class SendQueueBudgetTests(ITestOutputHelper output)
         var logged = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == SendQueueOverBudgetEvent);
         Assert.Equal("18000", logged.GetStructuredStateValue("QueuedBytes"));
         Assert.Equal("2", logged.GetStructuredStateValue("QueuedFrames"));
-        Assert.Equal(@"odd\u000aid\u001b[31m", logged.GetStructuredStateValue("PeerId"));
+        Assert.Equal(@"odd\nid\u001b[31m", logged.GetStructuredStateValue("PeerId"));
         Assert.DoesNotContain(logged.Message, char.IsControl);
     }
 
