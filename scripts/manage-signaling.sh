@@ -6,7 +6,8 @@
 #   scripts/manage-signaling.sh start | stop | restart | status
 #
 #   dotnet publish Pathfinder.Signaling -c Release -o artifacts/signaling -p:UseAppHost=false
-#   PEERJS_KEY=$(dotnet artifacts/signaling/Pathfinder.Signaling.dll --generate-key) scripts/manage-signaling.sh start
+#   dotnet artifacts/signaling/Pathfinder.Signaling.dll --generate-key > signaling.key   # keep it: every client needs it
+#   PEERJS_KEY=$(cat signaling.key) scripts/manage-signaling.sh start
 #
 # start    starts the service unless it is running, then waits (bounded) until GET {path} answers 200. A port held by
 #          another process is reported with that process (PID, command line) and what to do; nothing is started.
