@@ -54,6 +54,22 @@ public static class SignalingConfiguration
         return new SignalingSettings(options, LoadCertificate(configuration, options));
     }
 
+    /// <summary>
+    /// The settings as the service would bind them (the seed's variables included), neither checked nor loaded: for
+    /// commands that run without the service. A value that does not convert keeps its default; a name for a message is
+    /// <see cref="SeedEnvironmentVariables.NameOf"/>.
+    /// </summary>
+    public static SignalingOptions Read(IConfiguration configuration)
+    {
+        var withVariables = new ConfigurationBuilder()
+            .AddConfiguration(configuration)
+            .Add(new SeedEnvironmentVariables(configuration))
+            .Build();
+        var options = new SignalingOptions();
+        new SignalingOptionsBinding(withVariables).Configure(options);
+        return options;
+    }
+
     /// <summary>Parses the known proxies into addresses and networks (valid once the validator accepted them).</summary>
     public static (IReadOnlyList<IPAddress> Addresses, IReadOnlyList<IPNetwork> Networks) ParseProxies(IEnumerable<string> entries)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Pathfinder.Signaling.Configuration;
@@ -89,11 +90,24 @@ public sealed partial class ConfigurationTests
             ("CORS_ORIGINS", "https://a.example.com, https://b.example.com")));
 
         // Anything that reads the configuration sees what the service runs with, under the setting's own name.
-        var configuration = host.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>();
+        var configuration = host.Services.GetRequiredService<IConfiguration>();
         Assert.Equal("30000", configuration["Signaling:AliveTimeout"]);
         Assert.Equal(key, configuration["Signaling:Key"]);
         Assert.Equal("https://a.example.com, https://b.example.com", configuration["Signaling:CorsOrigins"]);
         Assert.Equal(["https://a.example.com", "https://b.example.com"], host.Services.GetRequiredService<IOptions<SignalingOptions>>().Value.CorsOrigins);
+    }
+
+    [Fact]
+    public void Commands_read_the_settings_as_the_service_binds_them_without_a_host()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(Settings(("Signaling:AliveTimeout", "20000"), ("ALIVE_TIMEOUT", "30000"), ("Signaling:MaxIdLength", "100"), ("PROXIED", "on")))
+            .Build();
+
+        var o = SignalingConfiguration.Read(configuration);
+        Assert.Equal((30000, 100, true), (o.AliveTimeout, o.MaxIdLength, o.Proxied));
+        Assert.Equal("ALIVE_TIMEOUT", SeedEnvironmentVariables.NameOf(configuration, nameof(o.AliveTimeout)));
+        Assert.Equal("Signaling:MaxIdLength", SeedEnvironmentVariables.NameOf(configuration, nameof(o.MaxIdLength)));
     }
 
     [Fact]
