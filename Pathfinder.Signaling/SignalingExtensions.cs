@@ -21,12 +21,11 @@ public static class SignalingExtensions
     /// </summary>
     public static WebApplicationBuilder AddSignaling(this WebApplicationBuilder builder)
     {
-        var loaded = SignalingConfiguration.Load(builder.Configuration, builder.Environment);
+        var loaded = builder.AddSignalingSettings();
         var settings = loaded.Options;
         builder.ConfigureListening(loaded).ConfigureLogFormat().UseSignalingSockets(settings);
 
         var services = builder.Services;
-        services.AddSingleton(Options.Create(settings));
         services.AddSingleton<AccessKey>();
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.HttpOverrides;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Telemetry;
+using Pathfinder.Signaling.Transport;
 
 namespace Pathfinder.Signaling.Http;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Pathfinder.Signaling.Routing;
 
 namespace Pathfinder.Signaling.Telemetry;
 
@@ -124,10 +123,11 @@ public sealed class SignalingMetrics
 
     public void PeerOpened() => _activePeers.Add(1);
 
-    public void PeerClosed(DisconnectReason reason)
+    /// <summary>A registered peer's connection ended; <paramref name="reason"/> is the disconnect reason's tag (Routing's <c>DisconnectReason.Name()</c>).</summary>
+    public void PeerClosed(string reason)
     {
         _activePeers.Add(-1);
-        _disconnects.Add(1, new KeyValuePair<string, object?>("reason", reason.Name()));
+        _disconnects.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
 
     public void Connection(ConnectOutcome outcome) =>

@@ -2,7 +2,7 @@ namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
 /// Concurrent WebSockets per client group (<see cref="Configuration.SignalingOptions.MaxConnectionsPerIp"/>, the seed's
-/// MAX_CONNECTIONS_PER_PEER; a group is an IPv4 address or an IPv6 prefix, <see cref="Http.ClientGrouping"/>), in
+/// MAX_CONNECTIONS_PER_PEER; a group is an IPv4 address or an IPv6 prefix, <see cref="ClientGrouping"/>), in
 /// addition to the server-wide concurrent_limit and MaxConnections. A slot is taken when the upgrade is accepted and
 /// given back when the socket ends; entries disappear when a group has no sockets left. At most
 /// <paramref name="maxPartitions"/> groups hold sockets at once: a socket from a new group past that is refused like
@@ -12,7 +12,7 @@ public sealed class ClientSocketLimiter(int maxPerIp, int maxPartitions = int.Ma
 {
     private readonly Dictionary<string, int> _open = new(StringComparer.Ordinal);
 
-    /// <summary>Sockets currently open from this client group (<see cref="Http.ClientGrouping.KeyOf(System.Net.IPAddress?)"/>).</summary>
+    /// <summary>Sockets currently open from this client group (<see cref="ClientGrouping.KeyOf(System.Net.IPAddress?)"/>).</summary>
     public int OpenFrom(string client)
     {
         lock (_open)

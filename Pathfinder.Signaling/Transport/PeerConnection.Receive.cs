@@ -91,7 +91,7 @@ public sealed partial class PeerConnection
         _slot.Dispose();
         if (IsRegistered)
         {
-            _services.Metrics.PeerClosed(CloseReason);
+            _services.Metrics.PeerClosed(CloseReason.Name());
             Log.PeerDisconnected(_logger, Id, RemoteIp, CloseReason.Name());
         }
     }

@@ -1,7 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
-using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
@@ -21,7 +20,7 @@ public readonly record struct AcceptedSocket(IDuplexPipe Transport, Action Abort
 /// The WebSocket endpoint <c>{path}/peerjs?key&amp;id&amp;token</c>. The upgrade always succeeds; problems are
 /// reported in-band (ERROR / ID-TAKEN, then close) in the reference's order: missing parameters, key, id and token
 /// rules, limit (the per-client socket limit is checked after the key). Refused before the upgrade: an Origin outside
-/// the configured allow-list (403), and a client over the rate limit (429, <see cref="ClientRateLimiting"/>). The rules
+/// the configured allow-list (403), and a client over the rate limit (429, <c>Http.ClientRateLimiting</c>). The rules
 /// are <see cref="UpgradePolicy"/>'s, shared with the fast path.
 /// Plain HTTP/1.1 upgrades are taken straight off the connection by <see cref="PeerJsUpgradeFastPath"/>; this class
 /// also serves the rest through ASP.NET Core (<see cref="HandleAsync"/>: WebSockets over HTTP/2, TLS endpoints bound by

@@ -6,7 +6,6 @@ using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Routing;
 
 namespace Pathfinder.Signaling.Transport;

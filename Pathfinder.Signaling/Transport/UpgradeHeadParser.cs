@@ -343,7 +343,7 @@ public sealed class UpgradeHeadParser(byte[] requestLinePrefix, UpgradeHeadLimit
 /// <summary>
 /// RFC 9110 §5.6.2 tokens, the characters a header name may have. Kestrel itself lets other visible characters through
 /// in header names (<c>(</c>, <c>"</c>, <c>/</c>, <c>{</c>…); the service answers such requests 400, as the reference
-/// does: the pipeline's first middleware checks every request (<see cref="Http.HttpPipeline"/>), and the fast path
+/// does: the pipeline's first middleware checks every request (<c>Http.HttpPipeline</c>), and the fast path
 /// leaves such heads to it.
 /// </summary>
 public static class HttpToken

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Primitives;
 using Pathfinder.Signaling.Configuration;
-using Pathfinder.Signaling.Http;
 using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Telemetry;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Pathfinder.Signaling.Configuration;
@@ -76,6 +77,52 @@ public sealed partial class ConfigurationTests
         Assert.Equal(11, o.ConcurrentLimit);
         Assert.Equal(["https://one.example.com", "https://two.example.com"], o.CorsOrigins);
         Assert.Equal(["10.0.0.1", "10.0.0.2"], o.KnownProxies);
+    }
+
+    [Fact]
+    public async Task The_seeds_variables_are_a_configuration_source_that_wins_over_the_section()
+    {
+        var key = "env-key-" + Guid.NewGuid().ToString("N");
+        await using var host = await SignalingTestHost.StartAsync(Settings(
+            ("Signaling:AliveTimeout", "20000"),
+            ("ALIVE_TIMEOUT", "30000"),
+            ("PEERJS_KEY", key),
+            ("CORS_ORIGINS", "https://a.example.com, https://b.example.com")));
+
+        // Anything that reads the configuration sees what the service runs with, under the setting's own name.
+        var configuration = host.Services.GetRequiredService<IConfiguration>();
+        Assert.Equal("30000", configuration["Signaling:AliveTimeout"]);
+        Assert.Equal(key, configuration["Signaling:Key"]);
+        Assert.Equal("https://a.example.com, https://b.example.com", configuration["Signaling:CorsOrigins"]);
+        Assert.Equal(["https://a.example.com", "https://b.example.com"], host.Services.GetRequiredService<IOptions<SignalingOptions>>().Value.CorsOrigins);
+    }
+
+    [Fact]
+    public void Commands_read_the_settings_as_the_service_binds_them_without_a_host()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(Settings(("Signaling:AliveTimeout", "20000"), ("ALIVE_TIMEOUT", "30000"), ("Signaling:MaxIdLength", "100"), ("PROXIED", "on")))
+            .Build();
+
+        var o = SignalingConfiguration.Read(configuration);
+        Assert.Equal((30000, 100, true), (o.AliveTimeout, o.MaxIdLength, o.Proxied));
+        Assert.Equal("ALIVE_TIMEOUT", SeedEnvironmentVariables.NameOf(configuration, nameof(o.AliveTimeout)));
+        Assert.Equal("Signaling:MaxIdLength", SeedEnvironmentVariables.NameOf(configuration, nameof(o.MaxIdLength)));
+    }
+
+    [Fact]
+    public async Task Options_are_validated_when_the_host_starts_whatever_changed_them()
+    {
+        // A value set in code after binding gets the same check and the same line as one from the configuration.
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => SignalingTestHost.StartAsync(
+            configureServices: services => services.PostConfigure<SignalingOptions>(o => (o.AliveTimeout, o.SendQueueBytes, o.RelayByteBurst) = (5, 1024, 32 * 1024))));
+        Assert.Equal(
+            [
+                "Signaling:AliveTimeout must be a whole number of milliseconds ≥ 1000, got '5'",
+                "Signaling:SendQueueBytes must be a whole number of bytes between 16384 and 1073741824, got '1024'",
+                "Signaling:RelayByteBurst must be at least Signaling:MaxMessageBytes (65536 bytes), got '32768'",
+            ],
+            ex.Failures);
     }
 
     [Fact]

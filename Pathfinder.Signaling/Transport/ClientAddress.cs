@@ -1,11 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Pathfinder.Signaling.Http;
+namespace Pathfinder.Signaling.Transport;
 
 /// <summary>
 /// The client's IP as per-IP limits and logs see it: the connection's address after the trusted forwarded headers
-/// were applied (<see cref="TrustedProxies"/>), IPv4-mapped IPv6 addresses shown as IPv4.
+/// were applied (<c>Http.TrustedProxies</c>), IPv4-mapped IPv6 addresses shown as IPv4.
 /// </summary>
 public static class ClientAddress
 {
@@ -22,8 +22,8 @@ public static class ClientAddress
 }
 
 /// <summary>
-/// Which client group a connection counts against for the per-client limits (<see cref="ClientRateLimiting"/>,
-/// <see cref="Transport.ClientSocketLimiter"/>): an IPv4 address (IPv4-mapped IPv6 included) is its own group, an IPv6
+/// Which client group a connection counts against for the per-client limits (<see cref="ClientRateLimiter"/>,
+/// <see cref="ClientSocketLimiter"/>): an IPv4 address (IPv4-mapped IPv6 included) is its own group, an IPv6
 /// address counts with its /<see cref="Configuration.SignalingOptions.ClientIpv6PrefixLength"/> network (one
 /// subscriber's /64 by default: an attacker cannot get fresh budgets by walking its own prefix). The limits track at
 /// most <see cref="MaxPartitions"/> groups at once (<see cref="Configuration.SignalingOptions.MaxClientPartitions"/>).
