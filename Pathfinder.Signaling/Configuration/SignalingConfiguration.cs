@@ -38,6 +38,8 @@ public static class SignalingConfiguration
         new("TLS_CERT_PATH", nameof(SignalingOptions.TlsCertificatePath)),
         new("TLS_KEY_PATH", nameof(SignalingOptions.TlsKeyPath)),
         new("TLS_CERT_PASSWORD", nameof(SignalingOptions.TlsCertificatePassword)),
+        new("PEERJS_TOKEN_SECRET", nameof(SignalingOptions.TokenSecret)),
+        new("ID_RESERVATION", nameof(SignalingOptions.IdReservation)),
     ];
 
     /// <summary>Loads and validates; throws <see cref="SignalingConfigurationException"/> with one line per problem.</summary>
@@ -86,12 +88,15 @@ public static class SignalingConfiguration
         o.TlsCertificatePassword = r.Text(nameof(o.TlsCertificatePassword), o.TlsCertificatePassword);
         o.UpgradeFastPath = r.Bool(nameof(o.UpgradeFastPath), o.UpgradeFastPath);
         o.InlineScheduling = r.Bool(nameof(o.InlineScheduling), o.InlineScheduling);
+        o.TokenSecret = r.Text(nameof(o.TokenSecret), o.TokenSecret);
+        o.IdReservation = r.Int(nameof(o.IdReservation), o.IdReservation, 0, 86_400_000, "milliseconds", " (0 = off)");
 
         CheckBudgets(r, o, errors);
         CheckPath(r, o, errors);
         CheckKey(r, o, environment, errors);
         CheckOrigins(r, o, errors);
         CheckProxies(r, o, errors);
+        CheckTokenSecret(r, o, errors);
         var certificate = errors.Count == 0 ? LoadCertificate(r, o, errors) : null;
 
         if (errors.Count > 0)
@@ -164,6 +169,7 @@ public static class SignalingConfiguration
         nameof(SignalingOptions.RateLimitMax), nameof(SignalingOptions.RateLimitWindow), nameof(SignalingOptions.TlsCertificatePath),
         nameof(SignalingOptions.TlsKeyPath), nameof(SignalingOptions.TlsCertificatePassword),
         nameof(SignalingOptions.UpgradeFastPath), nameof(SignalingOptions.InlineScheduling),
+        nameof(SignalingOptions.TokenSecret), nameof(SignalingOptions.IdReservation),
     ];
 
     // A budget smaller than one message would refuse every message of the largest allowed size.
@@ -231,6 +237,34 @@ public static class SignalingConfiguration
         {
             errors.Add($"{r.NameOf(nameof(o.KnownProxies))} entry {ex.Message}");
         }
+    }
+
+    // An empty value leaves signed tokens off; a set one must be long enough to sign with (its value never echoed).
+    private static void CheckTokenSecret(Reader r, SignalingOptions o, List<string> errors)
+    {
+        if (o.SignedTokensOn && Protocol.SignedTokens.SecretProblem(o.TokenSecret) is { } problem)
+        {
+            errors.Add($"{r.NameOf(nameof(o.TokenSecret))} {problem}");
+        }
+    }
+
+    /// <summary>
+    /// The token secret as the service would read it (<c>PEERJS_TOKEN_SECRET</c>, else <c>Signaling:TokenSecret</c>)
+    /// and the name of the setting it came from, for commands that run without the service (mint-token).
+    /// </summary>
+    public static (string? Secret, string Setting) ReadTokenSecret(IConfiguration configuration)
+    {
+        var r = new Reader(configuration, configuration.GetSection(SignalingOptions.SectionName), []);
+        var secret = r.Text(nameof(SignalingOptions.TokenSecret), null);
+        return (string.IsNullOrEmpty(secret) ? null : secret, r.NameOf(nameof(SignalingOptions.TokenSecret)));
+    }
+
+    /// <summary>The configured <c>Signaling:MaxIdLength</c> (its default when unset or out of range), for commands.</summary>
+    public static int ReadMaxIdLength(IConfiguration configuration)
+    {
+        var errors = new List<string>();
+        var r = new Reader(configuration, configuration.GetSection(SignalingOptions.SectionName), errors);
+        return r.Int(nameof(SignalingOptions.MaxIdLength), new SignalingOptions().MaxIdLength, 36, 256, null);
     }
 
     private static X509Certificate2? LoadCertificate(Reader r, SignalingOptions o, List<string> errors)
