@@ -4,19 +4,31 @@ namespace Pathfinder.Signaling.Routing;
 /// Ids of closed peers kept for their token until a deadline (<c>Signaling:IdReservation</c>) on a replica without a
 /// backplane (the cluster keeps them in Redis). Not thread-safe: the in-memory directory calls it under its lock.
 /// Lapsed entries are removed on the next claim of the id and by every expiry sweep, so the table holds at most the
-/// ids closed within one reservation.
+/// ids closed within one reservation, and never more than <paramref name="capacity"/>: when it is full of live
+/// reservations, a closing id is freed at once, as with reservations off.
 /// </summary>
-public sealed class IdReservations(long reservationTicks)
+public sealed class IdReservations(long reservationTicks, int capacity)
 {
     private readonly Dictionary<string, (string Token, long Until)> _reserved = new(StringComparer.Ordinal);
 
     /// <summary>Reserves <paramref name="id"/> for <paramref name="token"/> from <paramref name="now"/> (a timestamp); nothing when off.</summary>
     public void Reserve(string id, string token, long now)
     {
-        if (reservationTicks > 0)
+        if (reservationTicks <= 0)
         {
-            _reserved[id] = (token, now + reservationTicks);
+            return;
         }
+
+        if (_reserved.Count >= capacity && !_reserved.ContainsKey(id))
+        {
+            RemoveLapsed(now);
+            if (_reserved.Count >= capacity)
+            {
+                return;
+            }
+        }
+
+        _reserved[id] = (token, now + reservationTicks);
     }
 
     /// <summary>

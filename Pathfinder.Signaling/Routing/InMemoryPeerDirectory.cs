@@ -43,7 +43,8 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
             settings.OfflineQueuePerSenderBytes);
         _expireTicks = settings.ExpireTimeout * time.TimestampFrequency / 1000;
         _signedTokens = settings.SignedTokensOn;
-        _reservations = new IdReservations(settings.IdReservation * time.TimestampFrequency / 1000);
+        // A bound on what closed peers can leave behind: four times the peers this replica takes at once.
+        _reservations = new IdReservations(settings.IdReservation * time.TimestampFrequency / 1000, (int)Math.Min(int.MaxValue, 4L * Math.Max(settings.ConcurrentLimit, 1000)));
     }
 
     public ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, SendBatch? batch, CancellationToken cancellationToken)

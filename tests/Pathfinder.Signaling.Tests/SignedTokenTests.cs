@@ -2,10 +2,14 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Hosting;
 using Pathfinder.Signaling.Protocol;
+using Pathfinder.Signaling.Routing;
 
 namespace Pathfinder.Signaling.Tests;
 
@@ -213,6 +217,72 @@ public sealed class SignedTokenTests
         await using var holder = await PeerClient.ConnectAsync(host.SocketUri, id, Mint(id, TimeSpan.FromSeconds(-30)));
         await using var other = await PeerClient.OpenAsync(host.SocketUri, id, Mint(id, TimeSpan.FromMinutes(5)));
         await AssertRefusedAsync(other, """{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}""");
+    }
+
+    [Fact]
+    public async Task Refusals_are_logged_with_their_reason_and_a_takeover_with_the_new_sockets_address()
+    {
+        await using var host = await SignalingTestHost.StartAsync(
+            new Dictionary<string, string?> { ["PEERJS_TOKEN_SECRET"] = Secret, ["Logging:LogLevel:Pathfinder"] = "Information" },
+            configureLogging: logging => logging.AddFakeLogging());
+        var id = PeerClient.NewId();
+        foreach (var token in new[] { "1800000060.x", Mint(PeerClient.NewId(), TimeSpan.FromHours(1)), Mint(id, TimeSpan.FromSeconds(-1)) })
+        {
+            await using var refused = await PeerClient.OpenAsync(host.SocketUri, id, token);
+            await refused.WaitForCloseAsync();
+        }
+
+        await using var old = await PeerClient.ConnectAsync(host.SocketUri, id, Mint(id, TimeSpan.FromMinutes(1)));
+        await using var fresh = await PeerClient.ConnectAsync(host.SocketUri, id, Mint(id, TimeSpan.FromMinutes(2)));
+        await old.WaitForCloseAsync();
+
+        var logs = host.Services.GetFakeLogCollector().GetSnapshot();
+        Assert.Equal(
+            ["token_malformed", "token_forged", "token_expired"],
+            logs.Where(r => r.Id.Id == 3).Select(r => r.StructuredState!.First(kv => kv.Key == "Reason").Value));
+        var takeover = Assert.Single(logs, r => r.Id.Id == 260);
+        Assert.Equal($"[PeerJS] Id '{id}' taken over by a new connection from 127.0.0.1", takeover.Message);
+        Assert.DoesNotContain(logs, r => r.Message.Contains(Secret, StringComparison.Ordinal));
+    }
+
+    // ---- reservations (without a backplane) ----
+
+    [Fact]
+    public void A_reservation_keeps_the_id_for_its_token_until_its_deadline()
+    {
+        var reservations = new IdReservations(reservationTicks: 100, capacity: 10);
+        reservations.Reserve("a", "owner", now: 1000);
+        Assert.False(reservations.MayClaim("a", "other", signedToken: false, now: 1099));
+        Assert.True(reservations.MayClaim("a", "owner", signedToken: false, now: 1099));
+        Assert.True(reservations.MayClaim("a", "other", signedToken: true, now: 1099)); // a verified signed token is the owner
+        Assert.True(reservations.MayClaim("a", "other", signedToken: false, now: 1100)); // lapsed
+        Assert.True(reservations.MayClaim("b", "anyone", signedToken: false, now: 1000));
+
+        reservations.Reserve("c", "owner", now: 1000);
+        reservations.Remove("c"); // claimed
+        Assert.True(reservations.MayClaim("c", "other", signedToken: false, now: 1001));
+
+        var off = new IdReservations(reservationTicks: 0, capacity: 10);
+        off.Reserve("a", "owner", now: 1000);
+        Assert.True(off.MayClaim("a", "other", signedToken: false, now: 1000));
+    }
+
+    [Fact]
+    public void Reservations_are_capped_lapsed_ones_make_room_first()
+    {
+        var reservations = new IdReservations(reservationTicks: 100, capacity: 2);
+        reservations.Reserve("a", "t", now: 0);
+        reservations.Reserve("b", "t", now: 50);
+        reservations.Reserve("c", "t", now: 60); // full of live reservations: c is free at once
+        Assert.True(reservations.MayClaim("c", "other", signedToken: false, now: 61));
+        Assert.False(reservations.MayClaim("b", "other", signedToken: false, now: 61));
+
+        reservations.Reserve("d", "t", now: 120); // a has lapsed: its room goes to d
+        Assert.False(reservations.MayClaim("d", "other", signedToken: false, now: 121));
+        Assert.False(reservations.MayClaim("b", "other", signedToken: false, now: 121));
+
+        reservations.RemoveLapsed(now: 1000);
+        Assert.True(reservations.MayClaim("d", "other", signedToken: false, now: 1000));
     }
 
     // ---- mint-token ----
