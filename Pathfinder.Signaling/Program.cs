@@ -6,9 +6,9 @@ using Pathfinder.Signaling.Transport;
 
 SocketEngine.PreferInlineCompletions(); // before the first socket exists
 
-if (Commands.TryRun(args, Console.Out))
+if (Commands.TryRun(args, Console.Out, Console.Error) is { } exitCode)
 {
-    return 0; // e.g. --generate-key
+    return exitCode; // e.g. --generate-key, mint-token
 }
 
 try

@@ -47,6 +47,11 @@ public static class SignalingExtensions
 
         services.AddSingleton(new TransportSettings(settings.MaxMessageBytes, settings.SendQueueCapacity, settings.SendQueueBytes, TimeSpan.FromSeconds(5)));
         services.AddSingleton(new PeerIdRules(settings.MaxIdLength));
+        if (settings.SignedTokensOn)
+        {
+            services.AddSingleton(new SignedTokens(settings.TokenSecret!));
+        }
+
         services.AddSingleton(ClientGrouping.From(settings));
         services.AddSingleton(new ClientSocketLimiter(settings.MaxConnectionsPerIp, settings.MaxClientPartitions));
         services.AddSingleton<UpgradePolicy>();

@@ -10,6 +10,9 @@ public sealed partial class RedisPeerDirectory
     public string ValueOf(IPeerConnection peer) =>
         string.Create(null, stackalloc char[64], $"{ReplicaId}\n{peer.Token}\n{peer.ConnectionId}");
 
+    /// <summary>What a released id's key holds while reserved: its token, no replica and no connection.</summary>
+    private static string ReservedValueOf(IPeerConnection peer) => $"\n{peer.Token}\n";
+
     // The caller's batch is not used: OPEN and the queue are handed over after the claim's round trip, in a batch of
     // their own (PendingClaim.Activate).
     public async ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, SendBatch? batch, CancellationToken cancellationToken)
@@ -52,7 +55,7 @@ public sealed partial class RedisPeerDirectory
                 result = await Db.ScriptEvaluateAsync(
                     RedisScripts.Claim,
                     [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id), _keys.OfflineTotals],
-                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _keys.SenderPrefix]);
+                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _keys.SenderPrefix, _settings.SignedTokensOn ? "1" : "0"]);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
             {
@@ -132,7 +135,8 @@ public sealed partial class RedisPeerDirectory
     {
         try
         {
-            _ = Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer)], CommandFlags.FireAndForget);
+            // No reservation: the socket was refused, its token never held the id.
+            _ = Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), 0, RedisValue.EmptyString], CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -175,7 +179,8 @@ public sealed partial class RedisPeerDirectory
 
         try
         {
-            await Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer)]);
+            // With IdReservation the id stays reserved for this token (cluster-wide, Redis' clock) instead of freed.
+            await Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), _settings.IdReservation, ReservedValueOf(peer)]);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {

@@ -67,10 +67,12 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// Claim an id. KEYS: peer, queue, queues, told, offline totals. ARGV: value, token, leaseMs, id, senderPrefix.
-    /// Returns {0} when another token holds the id; otherwise {1, previousValue or '', queuedEntries}: the lease is
-    /// set to us and the offline queue is taken in the same step (its budget shares given back), so nothing can be
-    /// enqueued behind our back.
+    /// Claim an id. KEYS: peer, queue, queues, told, offline totals. ARGV: value, token, leaseMs, id, senderPrefix,
+    /// signed ('1': the token was verified as signed for this id, so it takes the id from any holder or reservation).
+    /// Returns {0} when another token holds or reserves the id; otherwise {1, previousValue or '', queuedEntries}: the
+    /// lease is set to us and the offline queue is taken in the same step (its budget shares given back), so nothing
+    /// can be enqueued behind our back. previousValue is the live holder taken over (its replica closes it); a
+    /// reservation (a value with no replica, <c>\n{token}\n</c>, see <see cref="Release"/>) has no holder to close.
     /// </summary>
     public const string Claim = Budget + """
         local cur = redis.call('GET', KEYS[1])
@@ -78,8 +80,8 @@ internal static class RedisScripts
         if cur then
           local a = string.find(cur, '\n', 1, true)
           local b = string.find(cur, '\n', a + 1, true)
-          if string.sub(cur, a + 1, b - 1) ~= ARGV[2] then return {0} end
-          prev = cur
+          if ARGV[6] ~= '1' and string.sub(cur, a + 1, b - 1) ~= ARGV[2] then return {0} end
+          if a > 1 then prev = cur end
         end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
         local q = redis.call('LRANGE', KEYS[2], 0, -1)
@@ -92,9 +94,20 @@ internal static class RedisScripts
         return {1, prev, q}
         """;
 
-    /// <summary>Compare-and-delete. KEYS: peer. ARGV: value. A newer registration (other value) is left alone.</summary>
+    /// <summary>
+    /// Compare-and-delete, or compare-and-reserve. KEYS: peer. ARGV: value, reservationMs, reserved value
+    /// (<c>\n{token}\n</c>: no replica owns it). A newer registration (other value) is left alone. With a reservation
+    /// (> 0) the key is kept as the reserved value for that long instead of deleted: <see cref="Claim"/> gives it to
+    /// the same token (or a signed one) only; the route script finds no live owner and queues as for an absent peer.
+    /// </summary>
     public const string Release = """
-        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          if tonumber(ARGV[2]) > 0 then
+            redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+            return 1
+          end
+          return redis.call('DEL', KEYS[1])
+        end
         return 0
         """;
 

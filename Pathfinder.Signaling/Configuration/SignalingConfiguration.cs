@@ -70,6 +70,18 @@ public static class SignalingConfiguration
         return options;
     }
 
+    /// <summary>
+    /// The token secret as the service would read it (<c>PEERJS_TOKEN_SECRET</c>, else <c>Signaling:TokenSecret</c>)
+    /// and the name of the setting it came from, for commands that run without the service (mint-token).
+    /// </summary>
+    public static (string? Secret, string Setting) ReadTokenSecret(IConfiguration configuration) =>
+        (Read(configuration).TokenSecret is { Length: > 0 } secret ? secret : null,
+         SeedEnvironmentVariables.NameOf(configuration, nameof(SignalingOptions.TokenSecret)));
+
+    /// <summary>The configured <c>Signaling:MaxIdLength</c> (its default when unset or out of range), for commands.</summary>
+    public static int ReadMaxIdLength(IConfiguration configuration) =>
+        Read(configuration).MaxIdLength is var n and >= 36 and <= 256 ? n : new SignalingOptions().MaxIdLength;
+
     /// <summary>Parses the known proxies into addresses and networks (valid once the validator accepted them).</summary>
     public static (IReadOnlyList<IPAddress> Addresses, IReadOnlyList<IPNetwork> Networks) ParseProxies(IEnumerable<string> entries)
     {

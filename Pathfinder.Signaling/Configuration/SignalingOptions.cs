@@ -169,6 +169,24 @@ public sealed class SignalingOptions
     [EnvironmentVariable("TLS_CERT_PASSWORD")]
     public string? TlsCertificatePassword { get; set; }
 
+    /// <summary>
+    /// Secret that signs peer tokens (<c>{expiry}.{signature}</c>, see <see cref="Protocol.SignedTokens"/>): at least
+    /// 32 bytes of UTF-8 text. Set, every socket needs a valid token signed for its id, and a valid token takes its id
+    /// over from the socket holding it. Unset (the default): any token, as the reference. Never logged.
+    /// </summary>
+    [EnvironmentVariable("PEERJS_TOKEN_SECRET")]
+    public string? TokenSecret { get; set; }
+
+    /// <summary>
+    /// After a peer closes, its id stays reserved for its token this long (ms), cluster-wide: another token gets
+    /// ID-TAKEN, the same token gets the id back. 0 (the default): the id is free at once.
+    /// </summary>
+    [EnvironmentVariable("ID_RESERVATION"), WholeNumber(0, 86_400_000, Unit = "milliseconds", Note = "0 = off")]
+    public int IdReservation { get; set; }
+
+    /// <summary>Whether tokens must be signed (<see cref="TokenSecret"/> is set).</summary>
+    public bool SignedTokensOn => !string.IsNullOrEmpty(TokenSecret);
+
     /// <summary>Plain HTTP/1.1 upgrades to <c>{Path}/peerjs</c> are answered on Kestrel's connection itself (no HTTP request per socket).</summary>
     public bool UpgradeFastPath { get; set; } = true;
 

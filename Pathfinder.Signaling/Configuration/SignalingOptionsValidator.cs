@@ -34,6 +34,11 @@ public sealed class SignalingOptionsValidator(IConfiguration configuration, IHos
         CheckKey(options, problems);
         CheckEntries(nameof(options.CorsOrigins), options.CorsOrigins, entries => OriginAllowList.Create(entries), problems);
         CheckEntries(nameof(options.KnownProxies), options.KnownProxies, entries => SignalingConfiguration.ParseProxies(entries), problems);
+        if (options.SignedTokensOn && Protocol.SignedTokens.SecretProblem(options.TokenSecret) is { } secretProblem)
+        {
+            problems.Add($"{NameOf(nameof(options.TokenSecret))} {secretProblem}");
+        }
+
         CheckTlsFiles(options, problems);
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }

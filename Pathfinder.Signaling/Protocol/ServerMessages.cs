@@ -16,6 +16,12 @@ public static class ServerMessages
     /// <summary>The reference's Errors.INVALID_TOKEN text (defined there, never sent): a token outside the token rule (<see cref="PeerIdRules"/>).</summary>
     public const string InvalidTokenText = "Invalid token provided";
 
+    /// <summary>With signed tokens on: a token signed for this id whose expiry has passed (mint a new one).</summary>
+    public const string TokenExpiredText = "Token expired";
+
+    /// <summary>To a socket whose id a newer connection took over (same token, or a valid signed token), before its close.</summary>
+    public const string TakenOverText = "ID taken over by a newer connection";
+
     // Declared first: static initializers run in order. The texts are the server's own: only what JSON requires is escaped (quotes stay readable in the frame).
     private static readonly System.Text.Json.JsonWriterOptions RelaxedEscaping =
         new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -35,6 +41,10 @@ public static class ServerMessages
     public static ReadOnlyMemory<byte> RegistrationUnavailable { get; } = Error(RegistrationUnavailableText);
 
     public static ReadOnlyMemory<byte> InvalidToken { get; } = Error(InvalidTokenText);
+
+    public static ReadOnlyMemory<byte> TokenExpired { get; } = Error(TokenExpiredText);
+
+    public static ReadOnlyMemory<byte> TakenOver { get; } = Error(TakenOverText);
 
     public static ReadOnlyMemory<byte> IdTaken { get; } =
         """{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"""u8.ToArray();

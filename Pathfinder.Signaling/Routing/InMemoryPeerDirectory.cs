@@ -10,6 +10,9 @@ namespace Pathfinder.Signaling.Routing;
 /// "look up + deliver or enqueue" atomic with respect to each other, so a message is never stranded in a queue
 /// while its destination is online, and OPEN and queued messages always precede live ones.
 /// Relays to connected peers never take this lock (the router's local shortcut).
+/// With <see cref="SignalingOptions.IdReservation"/>, a released id stays reserved for its token until a deadline
+/// (<see cref="IdReservations"/>); with signed tokens (<see cref="SignalingOptions.TokenSecret"/>) every token that
+/// reaches a claim was verified for its id, so it takes the id over from any holder or reservation.
 /// </summary>
 public sealed class InMemoryPeerDirectory : IPeerDirectory
 {
@@ -19,6 +22,8 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
     private readonly SignalingMetrics _metrics;
     private readonly OfflineQueues _queues;
     private readonly long _expireTicks;
+    private readonly bool _signedTokens;
+    private readonly IdReservations _reservations;
 
     public InMemoryPeerDirectory(
         LocalPeerTable local,
@@ -37,6 +42,9 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
             settings.OfflineQueuePerSender,
             settings.OfflineQueuePerSenderBytes);
         _expireTicks = settings.ExpireTimeout * time.TimestampFrequency / 1000;
+        _signedTokens = settings.SignedTokensOn;
+        // A bound on what closed peers can leave behind: four times the peers this replica takes at once.
+        _reservations = new IdReservations(settings.IdReservation * time.TimestampFrequency / 1000, (int)Math.Min(int.MaxValue, 4L * Math.Max(settings.ConcurrentLimit, 1000)));
     }
 
     public ValueTask<ClaimResult> ClaimAsync(IPeerConnection peer, int concurrentLimit, SendBatch? batch, CancellationToken cancellationToken)
@@ -46,12 +54,16 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
             var outcome = ClaimOutcome.Registered;
             if (_local.TryGet(peer.Id, out var holder))
             {
-                if (!string.Equals(holder.Token, peer.Token, StringComparison.Ordinal))
+                if (!_signedTokens && !string.Equals(holder.Token, peer.Token, StringComparison.Ordinal))
                 {
                     return ValueTask.FromResult(new ClaimResult(ClaimOutcome.IdTaken));
                 }
 
                 outcome = ClaimOutcome.TookOver;
+            }
+            else if (!_reservations.MayClaim(peer.Id, peer.Token, _signedTokens, _time.GetTimestamp()))
+            {
+                return ValueTask.FromResult(new ClaimResult(ClaimOutcome.IdTaken));
             }
             else if (_local.Count >= concurrentLimit)
             {
@@ -66,6 +78,7 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
             }
 
             _metrics.OfflineDelivered(queued.Count);
+            _reservations.Remove(peer.Id);
             var superseded = _local.Set(peer);
             return ValueTask.FromResult(new ClaimResult(outcome, superseded));
         }
@@ -75,7 +88,11 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
     {
         lock (_gate)
         {
-            _local.TryRemove(peer);
+            // Only the holder's own close reserves: a superseded socket no longer holds the id.
+            if (_local.TryRemove(peer))
+            {
+                _reservations.Reserve(peer.Id, peer.Token, _time.GetTimestamp());
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -115,6 +132,7 @@ public sealed class InMemoryPeerDirectory : IPeerDirectory
         lock (_gate)
         {
             _queues.TakeExpired(_time.GetTimestamp(), _expireTicks, expired);
+            _reservations.RemoveLapsed(_time.GetTimestamp());
         }
 
         return ValueTask.FromResult<IReadOnlyList<ExpiredPair>>(expired);

@@ -62,4 +62,8 @@ internal static partial class Log
 
     [LoggerMessage(202, LogLevel.Warning, "Closing {PeerId} (1008): {Refused} messages in a row over its relay rate ({MessagesPerSecond} messages/s, burst {MessageBurst}; {BytesPerSecond} bytes/s, burst {ByteBurst})")]
     public static partial void RelayRateExceeded(ILogger logger, string peerId, int refused, long messagesPerSecond, long messageBurst, long bytesPerSecond, long byteBurst);
+
+    /// <summary>A new socket took a held id over (the same token, or with signed tokens any valid one); the old socket was told and closed.</summary>
+    [LoggerMessage(260, LogLevel.Information, "[PeerJS] Id '{PeerId}' taken over by a new connection from {RemoteIp}")]
+    public static partial void IdTakenOver(ILogger logger, string peerId, string remoteIp);
 }

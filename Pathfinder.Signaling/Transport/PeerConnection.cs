@@ -126,6 +126,13 @@ public sealed partial class PeerConnection : IPeerConnection, IBatchedPeer
     /// </summary>
     public void Close(DisconnectReason reason)
     {
+        if (reason == DisconnectReason.Takeover && !IsClosing)
+        {
+            // The reason in the protocol's own terms, before the close frame: the peerjs client reports an ERROR's
+            // text to the application (a close frame's reason it does not).
+            TrySend(Protocol.ServerMessages.TakenOver);
+        }
+
         var (status, description) = CloseStatusFor(reason);
         // Every close the server starts (policy, takeover, heartbeat, shutdown) ends the connection within the close
         // timeout, even when the client reads nothing and the close frame never gets out; answering the client's own

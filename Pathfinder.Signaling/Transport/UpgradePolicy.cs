@@ -21,7 +21,8 @@ public readonly record struct HandshakeRefusal(ReadOnlyMemory<byte> Frame, Conne
 /// <item>before the upgrade: the Origin allow-list (403), then the per-client rate limit (429; in the pipeline the
 /// rate-limiter middleware draws on the same <see cref="ClientRateLimiter"/>);</item>
 /// <item>in-band after the 101, in the reference's order: missing id/token/key, key, id rule, token rule
-/// (<see cref="PeerIdRules"/>), then the per-client socket limit and its partition cap (the concurrent-limit ERROR);
+/// (<see cref="PeerIdRules"/>), with a token secret the signed-token check (<see cref="SignedTokens"/>: malformed,
+/// forged or signed for another id, expired — each an ERROR, never OPEN), then the per-client socket limit and its partition cap (the concurrent-limit ERROR);
 /// the id claim and concurrent_limit follow in the router.</item>
 /// </list>
 /// </summary>
@@ -33,7 +34,9 @@ public sealed class UpgradePolicy(
     ClientSocketLimiter socketLimiter,
     SignalingMetrics metrics,
     ILogger<PeerConnection> logger,
-    ClientRateLimiter? rateLimiter = null)
+    TimeProvider time,
+    ClientRateLimiter? rateLimiter = null,
+    SignedTokens? signedTokens = null)
 {
     public PeerIdRules IdRules => idRules;
 
@@ -91,6 +94,19 @@ public sealed class UpgradePolicy(
         if (!PeerIdRules.IsValidToken(request.Token))
         {
             return new HandshakeRefusal(ServerMessages.InvalidToken, ConnectOutcome.BadRequest, "invalid_token");
+        }
+
+        if (signedTokens is not null)
+        {
+            switch (signedTokens.Verify(request.Id, request.Token, time.GetUtcNow().ToUnixTimeSeconds()))
+            {
+                case TokenVerdict.Malformed:
+                    return new HandshakeRefusal(ServerMessages.InvalidToken, ConnectOutcome.BadRequest, "token_malformed");
+                case TokenVerdict.Forged:
+                    return new HandshakeRefusal(ServerMessages.InvalidToken, ConnectOutcome.BadRequest, "token_forged");
+                case TokenVerdict.Expired:
+                    return new HandshakeRefusal(ServerMessages.TokenExpired, ConnectOutcome.BadRequest, "token_expired");
+            }
         }
 
         return slot.Refusal switch
