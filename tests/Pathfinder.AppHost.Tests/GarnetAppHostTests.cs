@@ -3,7 +3,7 @@ using System.Net;
 namespace Pathfinder.AppHost.Tests;
 
 /// <summary>The AppHost with <c>Pathfinder:Redis=garnet</c>: what a machine without containers and redis-server runs.</summary>
-public sealed class RunningGarnetAppHost() : RunningAppHost("--Pathfinder:Redis=garnet");
+public sealed class RunningGarnetAppHost() : RunningAppHost(["--Pathfinder:Redis=garnet"]);
 
 /// <summary>
 /// The zero-install fallback started for real: Garnet (the tool manifest's garnet-server) as <c>redis</c>, two

@@ -8,7 +8,7 @@ namespace Pathfinder.AppHost.Tests;
 /// Start to healthy takes 4–10 s and teardown ~12 s, so every test of the class shares it. A derived fixture adds
 /// arguments (e.g. <c>--Pathfinder:Redis=garnet</c>).
 /// </summary>
-public class RunningAppHost(params string[] extraArguments) : IAsyncLifetime
+public class RunningAppHost : IAsyncLifetime
 {
     public const int ExpectedReplicas = 2;
 
@@ -19,6 +19,14 @@ public class RunningAppHost(params string[] extraArguments) : IAsyncLifetime
     private IDistributedApplicationTestingBuilder? _builder;
     private DistributedApplication? _app;
     private Task? _watcher;
+    private readonly string[] _extraArguments;
+
+    public RunningAppHost()
+        : this([])
+    {
+    }
+
+    protected RunningAppHost(string[] extraArguments) => _extraArguments = extraArguments;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("not started");
 
@@ -32,7 +40,7 @@ public class RunningAppHost(params string[] extraArguments) : IAsyncLifetime
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = _builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Pathfinder_AppHost>(
-            ["--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", $"--Signaling:Replicas={ExpectedReplicas}", .. extraArguments],
+            ["--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", $"--Signaling:Replicas={ExpectedReplicas}", .. _extraArguments],
             cts.Token);
         _app = await builder.BuildAsync(cts.Token);
         _watcher = WatchAsync(_app, _stopWatching.Token);
