@@ -36,13 +36,18 @@ public sealed class GarnetServer : IAsyncDisposable
     /// <summary>What Garnet printed (stdout and stderr), for failure messages.</summary>
     public IEnumerable<string> Output => _output;
 
-    public static async Task<GarnetServer> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<GarnetServer> StartAsync(CancellationToken cancellationToken = default) =>
+        StartAsync(ServiceProcess.FreePort, cancellationToken);
+
+    /// <summary>Starts Garnet on the first of <paramref name="candidatePorts"/>' ports that it can bind.</summary>
+    public static async Task<GarnetServer> StartAsync(Func<int> candidatePorts, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(candidatePorts);
         await EnsureToolAsync(cancellationToken);
         var failures = new List<string>();
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
-            var server = new GarnetServer(ServiceProcess.FreePort());
+            var server = new GarnetServer(candidatePorts());
             if (await server.TryStartAsync(cancellationToken))
             {
                 return server;
