@@ -12,7 +12,8 @@ var containers = publishing
     ? new ContainerSupport(true, "publish mode: the deployment target runs containers")
     : ContainerSupport.Detect(builder.Configuration);
 
-// The Redis container, else a local redis-server, else none (one in-memory replica; the console says why).
+// Redis: the container, else a local redis-server, else Garnet (the .NET tool), else none (one in-memory replica);
+// Pathfinder:Redis forces one, and the console says which runs and why.
 var redis = builder.AddPathfinderRedis("redis", containers);
 
 // Browsers and the plugin use http://localhost:9000/pathfinder, key "pathfinder"; Aspire's proxy on 9000

@@ -3,15 +3,17 @@ using Pathfinder.GrafanaDev;
 
 namespace Pathfinder.AppHost;
 
-/// <summary>Redis for the signaling cluster: the container, else a local redis-server, else none.</summary>
+/// <summary>
+/// Redis for the signaling cluster: the container, a local redis-server, Garnet, or none (see <see cref="RedisBackend"/>).
+/// </summary>
 public static class RedisBuilderExtensions
 {
     /// <summary>Config key for the redis-server program (default: redis-server on PATH).</summary>
-    public const string RedisServerConfigKey = "Pathfinder:RedisServer";
+    public const string RedisServerConfigKey = RedisBackend.RedisServerConfigKey;
 
     /// <summary>
-    /// The Redis container when containers are usable; otherwise a local redis-server when one is installed;
-    /// otherwise null (the caller runs one in-memory replica) with a console note on how to get the cluster.
+    /// The backend <see cref="RedisBackend.Choose"/> picks, as the resource <paramref name="name"/>; null for in-memory
+    /// (the caller runs one replica). The console says which one runs and why.
     /// </summary>
     public static IResourceBuilder<IResourceWithConnectionString>? AddPathfinderRedis(
         this IDistributedApplicationBuilder builder, string name, ContainerSupport containers)
@@ -19,25 +21,36 @@ public static class RedisBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(containers);
         var notes = StartupNotes.For(builder);
-        if (containers.Usable)
+        // A published deployment (azd) always runs the Redis container, whatever this machine has.
+        var backend = builder.ExecutionContext.IsPublishMode
+            ? new RedisBackend(RedisBackendKind.Container, "publish mode")
+            : RedisBackend.Choose(
+            builder.Configuration,
+            containers,
+            ExecutableLocator.Find,
+            () => GarnetLaunch.Locate(builder.Configuration, builder.AppHostDirectory, ExecutableLocator.Find));
+        var grafana = containers.Usable ? "Grafana runs as a container" : "Grafana is not started (no containers)";
+        var force = $"{RedisBackend.ConfigKey} = {string.Join(" | ", RedisBackend.Modes)} forces a backend.";
+        switch (backend.Kind)
         {
-            notes.Info($"Containers: usable ({containers.Reason}); Redis and Grafana run as containers.");
-            return builder.AddRedis(name);
+            case RedisBackendKind.Container:
+                notes.Info($"Redis: the Redis container — {backend.Reason}; {grafana}. {force}");
+                return builder.AddRedis(name);
+            case RedisBackendKind.RedisServer:
+                notes.Info($"Redis: a local {backend.Program} — {backend.Reason}; {grafana}. {force}");
+                return builder.AddRedisServer(name, backend.Program!);
+            case RedisBackendKind.Garnet:
+                notes.Info(
+                    $"Redis: Garnet, {backend.Garnet!.Description} — {backend.Reason}; {grafana}. The replicas share presence " +
+                    $"through it (classic pub/sub; it has no sharded pub/sub outside cluster mode). {force}");
+                return builder.AddGarnetServer(name, backend.Garnet);
+            default:
+                notes.Warn(
+                    $"Redis: none — {backend.Reason}: running ONE signaling replica with its in-memory registry. For the " +
+                    "Redis-backed cluster install redis-server (Debian/Ubuntu: `sudo apt-get install -y redis-server`, macOS: " +
+                    $"`brew install redis`) or a container runtime, or let Garnet run (`dotnet tool restore`), then run again. {force}");
+                return null;
         }
-
-        var configured = builder.Configuration[RedisServerConfigKey];
-        var program = string.IsNullOrWhiteSpace(configured) ? ExecutableLocator.Find("redis-server") : ExecutableLocator.Find(configured);
-        if (program is not null)
-        {
-            notes.Info($"Containers: not used ({containers.Reason}); Redis runs as a local {program}, Grafana is not started.");
-            return builder.AddRedisServer(name, program);
-        }
-
-        notes.Warn(
-            $"Containers: not used ({containers.Reason}) and no redis-server found ({(string.IsNullOrWhiteSpace(configured) ? "PATH" : configured)}): " +
-            "running ONE signaling replica with its in-memory registry. For the Redis-backed cluster install redis-server " +
-            "(Debian/Ubuntu: `sudo apt-get install -y redis-server`, macOS: `brew install redis`) or a container runtime, then run again.");
-        return null;
     }
 
     /// <summary>
@@ -50,15 +63,7 @@ public static class RedisBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var redis = new RedisServerResource(name, program, Path.GetTempPath());
 
-        string? connectionString = null;
-        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(redis, async (_, ct) =>
-            connectionString = await redis.ConnectionStringExpression.GetValueAsync(ct).ConfigureAwait(false));
-        var healthKey = $"{name}_check";
-        // The same Redis health check Aspire.Hosting.Redis registers for its container (AspNetCore.HealthChecks.Redis).
-        builder.Services.AddHealthChecks().AddRedis(
-            _ => connectionString ?? throw new InvalidOperationException($"the endpoint of '{name}' is not allocated yet"),
-            name: healthKey);
-
+        var healthKey = builder.AddPingHealthCheck(redis);
         return builder.AddResource(redis)
             .WithEndpoint(name: RedisServerResource.PrimaryEndpointName, scheme: "tcp")
             .WithArgs(context =>
@@ -73,6 +78,52 @@ public static class RedisBuilderExtensions
                 context.Args.Add("no");
             })
             .WithHealthCheck(healthKey);
+    }
+
+    /// <summary>
+    /// Garnet on a loopback port (Aspire's target port), Lua on, health-checked (PING) so that <c>WaitFor(redis)</c>
+    /// waits until it answers.
+    /// </summary>
+    public static IResourceBuilder<GarnetServerResource> AddGarnetServer(
+        this IDistributedApplicationBuilder builder, string name, GarnetLaunch launch)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(launch);
+        var garnet = new GarnetServerResource(name, launch);
+        var healthKey = builder.AddPingHealthCheck(garnet);
+        return builder.AddResource(garnet)
+            .WithEndpoint(name: GarnetServerResource.PrimaryEndpointName, scheme: "tcp")
+            .WithArgs(context =>
+            {
+                foreach (var argument in launch.Prefix)
+                {
+                    context.Args.Add(argument);
+                }
+
+                context.Args.Add("--port");
+                context.Args.Add(garnet.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
+                foreach (var argument in GarnetLaunch.ServerArguments)
+                {
+                    context.Args.Add(argument);
+                }
+            })
+            .WithHealthCheck(healthKey);
+    }
+
+    /// <summary>
+    /// The same Redis health check Aspire.Hosting.Redis registers for its container (AspNetCore.HealthChecks.Redis:
+    /// connect and PING), against <paramref name="server"/>'s connection string once its endpoint is allocated.
+    /// </summary>
+    private static string AddPingHealthCheck(this IDistributedApplicationBuilder builder, IResourceWithConnectionString server)
+    {
+        string? connectionString = null;
+        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(server, async (_, ct) =>
+            connectionString = await server.ConnectionStringExpression.GetValueAsync(ct).ConfigureAwait(false));
+        var healthKey = $"{server.Name}_check";
+        builder.Services.AddHealthChecks().AddRedis(
+            _ => connectionString ?? throw new InvalidOperationException($"the endpoint of '{server.Name}' is not allocated yet"),
+            name: healthKey);
+        return healthKey;
     }
 
     /// <summary>Points <paramref name="service"/> at Redis and holds its start until Redis answers PING.</summary>

@@ -13,6 +13,11 @@
 #   bash bench/run.sh --abuse    # the abuse bench (issue 14): attacks vs the reference, one table (~3.5 min); flags
 #                                # --only ping,large,offline,offline100,slow,twice,upgrade, --strict,
 #                                # --pf-env NAME=VALUE, --service DIR (another published build)
+#   bash bench/run.sh --capacity # the capacity bench (issue 17, docs/scaling.md): relayed msg/s and CPU per message
+#                                # per replica and per Redis shard, Redis memory per peer and per queued message
+#                                # (~1 min); flags --replicas R, --peers N, --messages M, --presence-peers P,
+#                                # --queued Q, --redis host:port[,host:port…] (a cluster's primaries instead of a
+#                                # private redis-server)
 #
 # Everything it installs or writes goes to bench/.work/ (git-ignored): the Release publish of the service, the
 # reference server and the load generator's `ws` (npm), logs and raw results. Loopback only; every process it
@@ -27,11 +32,13 @@ mkdir -p "$work"
 build=1
 fdcap=0
 abuse=0
+capacity=0
 args=()
 for a in "$@"; do
   case "$a" in
     --fd-cap) fdcap=1 ;;
     --abuse) abuse=1 ;;
+    --capacity) capacity=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     --no-build) build=0 ;;
     *) args+=("$a") ;;
@@ -68,6 +75,10 @@ install_npm gen ws@8.18.3    # the load generator's WebSocket client
 
 if [[ $abuse == 1 ]]; then
   exec node "$here/abuse.mjs" "${args[@]}"
+fi
+
+if [[ $capacity == 1 ]]; then
+  exec node "$here/capacity.mjs" "${args[@]}"
 fi
 
 if [[ $fdcap == 1 ]]; then

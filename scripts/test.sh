@@ -22,7 +22,13 @@ if [ -f "$client/package-lock.json" ] && [ ! -d "$client/node_modules" ]; then
   npm ci --prefix "$client" --no-audit --no-fund || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
-# Restore and build outside the namespace: it has no route to package sources.
+# Restore and build outside the namespace: it has no route to package sources. The tool manifest's garnet-server
+# (the AppHost's zero-install Redis, a backend of the cluster tests) comes from NuGet the same way.
+if ! dotnet tool restore >/dev/null; then
+  echo "scripts/test.sh: 'dotnet tool restore' failed (garnet-server, .config/dotnet-tools.json)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 if ! dotnet build Pathfinder.sln -nologo -v quiet -clp:ErrorsOnly; then
   echo "scripts/test.sh: the build failed" >&2
   echo "0 passed, 1 failed"

@@ -35,10 +35,11 @@ public sealed class ContainerOffModelTests
     }
 
     [Fact]
-    public async Task Without_containers_and_redis_server_one_in_memory_replica_runs_and_the_console_says_how_to_get_the_cluster()
+    public async Task Without_containers_redis_server_and_garnet_one_in_memory_replica_runs_and_the_console_says_how_to_get_the_cluster()
     {
         await using var app = await AppModel.BuildAsync(
-            "--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", "--Pathfinder:RedisServer=/nonexistent/redis-server");
+            "--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", "--Pathfinder:RedisServer=/nonexistent/redis-server",
+            "--Pathfinder:GarnetServer=/nonexistent/garnet-server");
 
         Assert.False(app.Has("redis"));
         var signaling = app.Get<ProjectResource>("signaling");

@@ -5,9 +5,10 @@ namespace Pathfinder.AppHost.Tests;
 /// <summary>
 /// Pathfinder.AppHost started once for a test class through Aspire.Hosting.Testing, with containers off: the
 /// real redis-server executable resource and two signaling replicas behind the proxy (a random port here).
-/// Start to healthy takes 4–10 s and teardown ~12 s, so every test of the class shares it.
+/// Start to healthy takes 4–10 s and teardown ~12 s, so every test of the class shares it. A derived fixture adds
+/// arguments (e.g. <c>--Pathfinder:Redis=garnet</c>).
 /// </summary>
-public sealed class RunningAppHost : IAsyncLifetime
+public class RunningAppHost : IAsyncLifetime
 {
     public const int ExpectedReplicas = 2;
 
@@ -18,6 +19,14 @@ public sealed class RunningAppHost : IAsyncLifetime
     private IDistributedApplicationTestingBuilder? _builder;
     private DistributedApplication? _app;
     private Task? _watcher;
+    private readonly string[] _extraArguments;
+
+    public RunningAppHost()
+        : this([])
+    {
+    }
+
+    protected RunningAppHost(string[] extraArguments) => _extraArguments = extraArguments;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("not started");
 
@@ -31,7 +40,7 @@ public sealed class RunningAppHost : IAsyncLifetime
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = _builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Pathfinder_AppHost>(
-            ["--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", $"--Signaling:Replicas={ExpectedReplicas}"],
+            ["--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", $"--Signaling:Replicas={ExpectedReplicas}", .. _extraArguments],
             cts.Token);
         _app = await builder.BuildAsync(cts.Token);
         _watcher = WatchAsync(_app, _stopWatching.Token);

@@ -200,7 +200,7 @@ public sealed class RunningAppHostTests(RunningAppHost host, Pathfinder.Browser.
         return values.First();
     }
 
-    private static async Task AssertSignalsAsync(PeerClient presenter, PeerClient attendee)
+    internal static async Task AssertSignalsAsync(PeerClient presenter, PeerClient attendee)
     {
         await presenter.SendToAsync("OFFER", attendee.Id, OfferPayload);
         var offer = await attendee.ReceiveJsonAsync();

@@ -118,13 +118,16 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    public async Task<bool> PingAsync()
+    public Task<bool> PingAsync() => PingAsync(Port);
+
+    /// <summary>True when a RESP server on the loopback <paramref name="port"/> answers PING with PONG within a second.</summary>
+    public static async Task<bool> PingAsync(int port)
     {
         try
         {
             using var client = new TcpClient();
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await client.ConnectAsync(IPAddress.Loopback, Port, cts.Token);
+            await client.ConnectAsync(IPAddress.Loopback, port, cts.Token);
             var stream = client.GetStream();
             await stream.WriteAsync("PING\r\n"u8.ToArray(), cts.Token);
             var buffer = new byte[16];
