@@ -48,24 +48,17 @@ public static class Ports
     }
 
     /// <summary>
-    /// A loopback port held by the test: bound, never listening, so a connection to it is refused at once and nothing
-    /// else can take it until the reservation is disposed (e.g. "Redis absent" at a known address).
+    /// A loopback port held by the test: bound, never listening, so a connection to it is refused at once, and neither
+    /// the OS nor another test hands it out until the reservation is disposed (e.g. "Redis absent" at a known address).
     /// </summary>
     public static Reservation Reserve()
     {
-        for (var attempt = 0; ; attempt++)
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                socket.Bind(new IPEndPoint(IPAddress.Loopback, Candidate()));
-                return new Reservation(socket);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && attempt < Attempts)
-            {
-                socket.Dispose();
-            }
-        }
+        // From the OS's ephemeral range (port 0): candidates never come from there, and the OS hands a port that a
+        // socket holds to no other port-0 bind or outgoing connection. (A server that sets SO_REUSEADDR could still
+        // bind it explicitly; only a test that was given this port does.)
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return new Reservation(socket);
     }
 
     /// <summary>Whether nothing listens on the port (any address) right now: for asserting a child let go of it.</summary>
