@@ -119,7 +119,7 @@ public sealed partial class DockerfileTests(PublishedService published)
         Assert.Contains("**/obj/", ignore.Patterns);
         Assert.True(ignore.Ignores("Pathfinder.Signaling/bin/Debug/net10.0/Pathfinder.Signaling.dll"));
         Assert.True(ignore.Ignores("Pathfinder.Signaling/obj/project.assets.json"));
-        Assert.True(ignore.Ignores("tests/Pathfinder.Signaling.Tests/HandshakeTests.cs"));
+        Assert.True(ignore.Ignores("tests/Pathfinder.Signaling.Tests/Protocol/HandshakeTests.cs"));
         foreach (var source in sources)
         {
             Assert.False(ignore.Ignores(source.TrimEnd('/')), $"COPY {source}: excluded by .dockerignore");
