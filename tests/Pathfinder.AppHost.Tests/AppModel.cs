@@ -64,5 +64,5 @@ public sealed class AppModel : IAsyncDisposable
     public static IEnumerable<string> ReferencesOf(IResource resource) =>
         resource.Annotations.OfType<ResourceRelationshipAnnotation>().Where(r => r.Type == "Reference").Select(r => r.Resource.Name);
 
-    public ValueTask DisposeAsync() => _builder.DisposeAsync();
+    public async ValueTask DisposeAsync() => await Teardown.BoundedAsync(_builder.DisposeAsync);
 }

@@ -14,6 +14,8 @@ public class RunningAppHost : IAsyncLifetime
 
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
 
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(60);
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ResourceEvent> _latest = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopWatching = new();
     private IDistributedApplicationTestingBuilder? _builder;
@@ -57,21 +59,23 @@ public class RunningAppHost : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        // Each step bounded (a stuck resource cannot hang the run); teardown takes ~12 s when all is well.
         await _stopWatching.CancelAsync();
         if (_watcher is not null)
         {
-            await _watcher;
+            await Teardown.BoundedAsync(() => _watcher);
         }
 
         if (_app is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            var app = _app;
+            await Teardown.BoundedAsync(() => app.StopAsync(), StopTimeout);
+            await Teardown.BoundedAsync(app.DisposeAsync, StopTimeout);
         }
 
         if (_builder is not null)
         {
-            await _builder.DisposeAsync();
+            await Teardown.BoundedAsync(_builder.DisposeAsync, StopTimeout);
         }
 
         _stopWatching.Dispose();

@@ -67,14 +67,15 @@ public sealed class BrowserFixture : IAsyncLifetime
     {
         if (_browser is not null)
         {
-            await _browser.CloseAsync();
+            var browser = _browser;
+            await Teardown.BoundedAsync(() => browser.CloseAsync(), StartTimeout);
         }
 
         _playwright?.Dispose();
         if (_pageServer is not null)
         {
             await _pageServer.StopAsync().WaitAsync(StartTimeout);
-            await _pageServer.DisposeAsync();
+            await Teardown.BoundedAsync(_pageServer.DisposeAsync, StartTimeout);
         }
     }
 

@@ -73,22 +73,12 @@ public sealed class ClusterUnderTest : IAsyncDisposable
         }
         catch
         {
-            foreach (var host in hosts)
-            {
-                await host.DisposeAsync();
-            }
-
+            await Teardown.DisposeAllAsync(hosts);
             throw;
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var replica in _replicas)
-        {
-            await replica.DisposeAsync();
-        }
-    }
+    public async ValueTask DisposeAsync() => await Teardown.DisposeAllAsync(_replicas);
 }
 
 /// <summary>One redis-server shared by the tests of a class; each cluster uses its own key prefix.</summary>

@@ -119,7 +119,7 @@ public sealed partial class DockerfileTests(PublishedService published)
         Assert.Contains("**/obj/", ignore.Patterns);
         Assert.True(ignore.Ignores("Pathfinder.Signaling/bin/Debug/net10.0/Pathfinder.Signaling.dll"));
         Assert.True(ignore.Ignores("Pathfinder.Signaling/obj/project.assets.json"));
-        Assert.True(ignore.Ignores("tests/Pathfinder.Signaling.Tests/HandshakeTests.cs"));
+        Assert.True(ignore.Ignores("tests/Pathfinder.Signaling.Tests/Protocol/HandshakeTests.cs"));
         foreach (var source in sources)
         {
             Assert.False(ignore.Ignores(source.TrimEnd('/')), $"COPY {source}: excluded by .dockerignore");
@@ -152,7 +152,6 @@ public sealed partial class DockerfileTests(PublishedService published)
     public async Task The_container_environment_listens_on_PEERJS_PORT_and_the_HEALTHCHECK_passes_then_fails_when_stopped()
     {
         published.EnsurePublished();
-        var port = Ports.Free();
 
         // As `docker run -e PEERJS_PORT=... -e PEERJS_KEY=...` would: the base image's variables, then the final
         // stage's ENV, then -e; the Production environment (the image sets none); working directory /app.
@@ -162,33 +161,13 @@ public sealed partial class DockerfileTests(PublishedService published)
             environment[name] = value;
         }
 
-        environment["PEERJS_PORT"] = port.ToString(CultureInfo.InvariantCulture);
         environment["PEERJS_KEY"] = AccessKey.Generate();
         var entrypoint = Final.Last("ENTRYPOINT")!.ExecForm(Final.Last("ENTRYPOINT")!.Arguments)!;
-        var running = Run.Start(Run.Prepare(entrypoint[0], entrypoint[1..], environment, published.Directory));
+        // Ready once the HEALTHCHECK command passes (on a candidate PEERJS_PORT; another if that one was taken).
+        var (running, port) = await Run.ServeAsync(
+            entrypoint[0], entrypoint[1..], environment, published.Directory, async candidate => (await HealthCheckAsync(candidate)).ExitCode == 0);
         await using (running)
         {
-            var service = running.Process;
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            RunResult check;
-            do
-            {
-                if (service.HasExited)
-                {
-                    Assert.Fail($"the service exited with code {service.ExitCode}: {await running.Stderr}");
-                }
-
-                check = await HealthCheckAsync(port);
-                if (check.ExitCode == 0)
-                {
-                    break;
-                }
-
-                await Task.Delay(200);
-            }
-            while (DateTime.UtcNow < deadline);
-
-            Assert.True(check.ExitCode == 0, "HEALTHCHECK never passed: " + check);
             Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync($"http://127.0.0.1:{port}/pathfinder")).Status);
         }
 

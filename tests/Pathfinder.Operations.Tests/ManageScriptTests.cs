@@ -45,13 +45,8 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
     public async Task Start_status_stop_run_the_service_and_report_it()
     {
         published.EnsurePublished();
-        var port = Ports.Free();
 
-        var before = await ScriptAsync("status", port);
-        Assert.True(before.ExitCode == 3, before.ToString());
-        Assert.Contains("not running", before.Stdout, StringComparison.Ordinal);
-
-        var start = await ScriptAsync("start", port);
+        var (start, port) = await StartOnSomePortAsync();
         Assert.True(start.ExitCode == 0, start.ToString());
         var pid = PidIn(start.Stdout);
         Assert.Contains($"URL:    http://localhost:{port}/pathfinder", start.Stdout, StringComparison.Ordinal);
@@ -101,6 +96,7 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
 
         var after = await ScriptAsync("status", port);
         Assert.True(after.ExitCode == 3, after.ToString());
+        Assert.Contains("not running", after.Stdout, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -132,8 +128,7 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
     public async Task Restart_replaces_the_process_and_the_new_one_answers()
     {
         published.EnsurePublished();
-        var port = Ports.Free();
-        var start = await ScriptAsync("start", port);
+        var (start, port) = await StartOnSomePortAsync();
         Assert.True(start.ExitCode == 0, start.ToString());
         var first = PidIn(start.Stdout);
 
@@ -153,20 +148,18 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
     [Fact]
     public async Task Stop_sends_SIGKILL_when_SIGTERM_is_not_enough()
     {
-        var port = Ports.Free();
+        var port = Ports.Candidate(); // names the PID file only: nothing listens
         // Stands in for a hung service: ignores SIGTERM, and its command line names the service's dll.
         using var stubborn = Process.Start(Run.Prepare("bash", ["-c", "trap '' TERM; while :; do sleep 0.2; done", "Pathfinder.Signaling.dll"], null, null))!;
         _started.Add(stubborn.Id);
         Directory.CreateDirectory(_runDir);
         await File.WriteAllTextAsync(PidFile(port), stubborn.Id + "\n");
 
-        var watch = Stopwatch.StartNew();
         var stop = await ScriptAsync("stop", port, new() { ["SIGNALING_STOP_TIMEOUT"] = "1" });
         Assert.True(stop.ExitCode == 0, stop.ToString());
         Assert.Contains("did not exit within 1s of SIGTERM: sending SIGKILL", stop.Stdout, StringComparison.Ordinal);
         Assert.True(stubborn.WaitForExit(5000));
         Assert.Equal(137, stubborn.ExitCode); // 128 + SIGKILL
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), watch.Elapsed.ToString());
         Assert.False(File.Exists(PidFile(port)));
     }
 
@@ -174,10 +167,9 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
     public async Task Start_fails_with_the_services_own_line_when_it_exits()
     {
         published.EnsurePublished();
-        var port = Ports.Free();
 
         // Production without a key: the service refuses to start (exit code 2).
-        var start = await ScriptAsync("start", port, new() { ["PEERJS_KEY"] = null });
+        var (start, port) = await StartOnSomePortAsync(new() { ["PEERJS_KEY"] = null });
         Assert.True(start.ExitCode == 1, start.ToString());
         Assert.Contains("exited during start-up (exit code 2)", start.Stderr, StringComparison.Ordinal);
         Assert.Contains("FATAL: PEERJS_KEY environment variable not set", start.Stderr, StringComparison.Ordinal);
@@ -189,7 +181,6 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
     public async Task Start_is_bounded_and_stops_what_never_answers()
     {
         published.EnsurePublished();
-        var port = Ports.Free();
         var fake = Path.Combine(published.Scratch("fake-dotnet"), "dotnet");
         await File.WriteAllTextAsync(fake, "#!/usr/bin/env bash\nwhile :; do sleep 0.2; done\n");
         if (!OperatingSystem.IsWindows())
@@ -197,11 +188,9 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
             File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        var watch = Stopwatch.StartNew();
-        var start = await ScriptAsync("start", port, new() { ["DOTNET"] = fake, ["SIGNALING_START_TIMEOUT"] = "2", ["SIGNALING_STOP_TIMEOUT"] = "2" });
+        var (start, port) = await StartOnSomePortAsync(new() { ["DOTNET"] = fake, ["SIGNALING_START_TIMEOUT"] = "2", ["SIGNALING_STOP_TIMEOUT"] = "2" });
         Assert.True(start.ExitCode == 1, start.ToString());
         Assert.Contains("did not answer GET /pathfinder within 2s", start.Stderr, StringComparison.Ordinal);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), watch.Elapsed.ToString());
         var pid = PidIn(start.Stdout);
         _started.Add(pid);
         Assert.True(await Pids.WaitGoneAsync(pid, TimeSpan.FromSeconds(5)), "the unanswering process was left running");
@@ -220,7 +209,7 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
         Assert.Contains("PEERJS_PORT must be a port number between 1 and 65535, got '90000'", badPort.Stderr, StringComparison.Ordinal);
 
         var empty = published.Scratch("empty");
-        var missing = await ScriptAsync("start", Ports.Free(), new() { ["SIGNALING_APP_DIR"] = empty });
+        var missing = await ScriptAsync("start", Ports.Candidate(), new() { ["SIGNALING_APP_DIR"] = empty }); // fails before any port is probed
         Assert.True(missing.ExitCode == 5, missing.ToString());
         Assert.Contains("dotnet publish Pathfinder.Signaling -c Release -o artifacts/signaling", missing.Stderr, StringComparison.Ordinal);
     }
@@ -229,8 +218,7 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
     public async Task Status_reports_a_crashed_service_by_its_leftover_PID_file()
     {
         published.EnsurePublished();
-        var port = Ports.Free();
-        var start = await ScriptAsync("start", port);
+        var (start, port) = await StartOnSomePortAsync();
         Assert.True(start.ExitCode == 0, start.ToString());
         var pid = PidIn(start.Stdout);
         _started.Add(pid);
@@ -262,6 +250,22 @@ public sealed partial class ManageScriptTests(PublishedService published) : IAsy
         _started.Add(pid);
         return pid;
     }
+
+    /// <summary>
+    /// <c>start</c> on a candidate port; when the script (or the service it started) reports the port taken, on another
+    /// one. The result of the last start and its port.
+    /// </summary>
+    private async Task<(RunResult Start, int Port)> StartOnSomePortAsync(Dictionary<string, string?>? extra = null)
+    {
+        var started = await Ports.StartWithRetryAsync<Started>(async port =>
+        {
+            var start = await ScriptAsync("start", port, extra);
+            return start.Stderr.Contains($"port {port} is already in use", StringComparison.Ordinal) ? null : new Started(start, port);
+        });
+        return (started.Result, started.Port);
+    }
+
+    private sealed record Started(RunResult Result, int Port);
 
     private Task<RunResult> ScriptAsync(string action, int port, Dictionary<string, string?>? extra = null)
     {

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using Pathfinder.Signaling.Configuration;
 
 namespace Pathfinder.Operations.Tests;
 
@@ -28,32 +26,6 @@ internal static class Repo
     }
 }
 
-internal static class Ports
-{
-    /// <summary>A loopback port that was free a moment ago.</summary>
-    public static int Free()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>Whether nothing listens on the port (any address).</summary>
-    public static bool IsFree(int port)
-    {
-        try
-        {
-            using var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
-            socket.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-}
-
 internal sealed record RunResult(int ExitCode, string Stdout, string Stderr)
 {
     public string Output => Stdout + Stderr;
@@ -64,13 +36,6 @@ internal sealed record RunResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs a command to its end with a bounded wait; on timeout the whole process tree is killed.</summary>
 internal static class Run
 {
-    /// <summary>
-    /// Variables that would change what the service or the AppHost does; never inherited from the test's own
-    /// environment (the caller sets what it means).
-    /// </summary>
-    private static readonly string[] ClearedPrefixes =
-        ["ASPNETCORE_", "DOTNET_ENVIRONMENT", "DOTNET_URLS", "OTEL_", "Signaling__", "Logging__", "ConnectionStrings__", "Pathfinder__", "SIGNALING_", "LOG_FORMAT"];
-
     public static async Task<RunResult> Async(
         string file, IEnumerable<string> args, IDictionary<string, string?>? environment = null, string? workingDirectory = null, TimeSpan? timeout = null)
     {
@@ -103,45 +68,45 @@ internal static class Run
         return new Background(process, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
     }
 
-    /// <summary>The start info with the cleaned environment: inherited service settings removed, then <paramref name="environment"/> applied (null removes).</summary>
-    public static ProcessStartInfo Prepare(string file, IEnumerable<string> args, IDictionary<string, string?>? environment, string? workingDirectory)
-    {
-        var info = new ProcessStartInfo(file)
-        {
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Repo.Root,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
+    /// <summary>The start info with the cleaned environment (<see cref="ChildProcess.Prepare"/>), in the repository root unless told otherwise.</summary>
+    public static ProcessStartInfo Prepare(string file, IEnumerable<string> args, IDictionary<string, string?>? environment, string? workingDirectory) =>
+        ChildProcess.Prepare(file, args, environment, workingDirectory ?? Repo.Root);
 
-        var serviceVariables = SignalingConfiguration.EnvironmentAliases.Select(a => a.Variable).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in info.Environment.Keys.ToList())
+    /// <summary>
+    /// Starts the service as <paramref name="file"/> <paramref name="args"/> would on a candidate PEERJS_PORT and waits
+    /// (bounded) until <paramref name="ready"/> says it serves; when it reports the port taken, it is started again on
+    /// another. Fails with its output if it exits or never becomes ready.
+    /// </summary>
+    public static Task<Serving> ServeAsync(
+        string file, IEnumerable<string> args, IDictionary<string, string?> environment, string workingDirectory, Func<int, Task<bool>> ready) =>
+        Ports.StartWithRetryAsync<Serving>(async port =>
         {
-            if (serviceVariables.Contains(name) || ClearedPrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase)))
+            var settings = new Dictionary<string, string?>(environment, StringComparer.Ordinal)
             {
-                info.Environment.Remove(name);
+                ["PEERJS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            var running = Start(Prepare(file, args, settings, workingDirectory));
+            var process = running.Process;
+            if (await Poll.UntilAsync(async () => process.HasExited || await ready(port), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200))
+                && !process.HasExited)
+            {
+                return new Serving(running, port);
             }
-        }
 
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
-        {
-            if (value is null)
+            var exit = process.HasExited ? $"the service exited with code {process.ExitCode}" : "the service never became ready";
+            await running.DisposeAsync();
+            var stderr = await running.Stderr;
+            if (stderr.Contains($"port {port} is already in use", StringComparison.Ordinal))
             {
-                info.Environment.Remove(name);
+                return null;
             }
-            else
-            {
-                info.Environment[name] = value;
-            }
-        }
 
-        return info;
-    }
+            throw new InvalidOperationException($"{exit}:\n{await running.Stdout}\n{stderr}");
+        });
 }
+
+/// <summary>The service started by <see cref="Run.ServeAsync"/> and the port it serves on.</summary>
+internal sealed record Serving(Background Running, int Port);
 
 /// <summary>A process started by <see cref="Run.Start"/>: its output (complete once it exited) and a kill on dispose.</summary>
 internal sealed class Background(Process process, Task<string> stdout, Task<string> stderr) : IAsyncDisposable
@@ -159,7 +124,10 @@ internal sealed class Background(Process process, Task<string> stdout, Task<stri
             process.Kill(entireProcessTree: true);
         }
 
-        await process.WaitForExitAsync();
+        // Bounded: the exit, then the output to its end (read before the process and its pipes are disposed).
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(cts.Token);
+        await Task.WhenAll(stdout, stderr).WaitAsync(cts.Token);
         process.Dispose();
     }
 }
@@ -186,21 +154,7 @@ internal static class Pids
         }
     }
 
-    public static async Task<bool> WaitGoneAsync(int pid, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (Alive(pid))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return true;
-    }
+    public static Task<bool> WaitGoneAsync(int pid, TimeSpan timeout) => Poll.UntilAsync(() => !Alive(pid), timeout);
 
     /// <summary>Cleanup: SIGKILL a process this test started (directly or through the script), if it is still there.</summary>
     public static void Kill(int pid)

@@ -62,7 +62,6 @@ public sealed class SystemdTests(PublishedService published)
     public async Task The_units_command_refuses_the_example_as_shipped_and_serves_once_a_key_is_generated()
     {
         published.EnsurePublished();
-        var port = Ports.Free();
         var environment = new Dictionary<string, string?>();
         foreach (var assignment in Service["Environment"].SelectMany(e => e.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
         {
@@ -75,7 +74,6 @@ public sealed class SystemdTests(PublishedService published)
             environment[name] = value; // EnvironmentFile= overrides Environment=
         }
 
-        environment["PEERJS_PORT"] = port.ToString(CultureInfo.InvariantCulture);
         var exec = Service["ExecStart"].Single().Split(' ');
         var dll = Path.Combine(published.Directory, Path.GetFileName(exec[1]));
 
@@ -89,27 +87,19 @@ public sealed class SystemdTests(PublishedService published)
         Assert.True(generated.ExitCode == 0, generated.ToString());
         environment["PEERJS_KEY"] = generated.Stdout.Trim();
 
-        var running = Run.Start(Run.Prepare("dotnet", [dll], environment, published.Directory));
-        await using (running)
+        // Ready once it hands out an id with the generated key (on a candidate PEERJS_PORT; another if that one was taken).
+        var (running, _) = await Run.ServeAsync("dotnet", [dll], environment, published.Directory, async port =>
         {
-            var service = running.Process;
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            var answered = false;
-            while (!answered && DateTime.UtcNow < deadline && !service.HasExited)
+            try
             {
-                try
-                {
-                    var (status, _) = await Http.GetAsync($"http://127.0.0.1:{port}/pathfinder/{environment["PEERJS_KEY"]}/id");
-                    answered = status == HttpStatusCode.OK;
-                }
-                catch (HttpRequestException)
-                {
-                    await Task.Delay(200);
-                }
+                return (await Http.GetAsync($"http://127.0.0.1:{port}/pathfinder/{environment["PEERJS_KEY"]}/id")).Status == HttpStatusCode.OK;
             }
-
-            Assert.True(answered, "the service did not answer: " + (service.HasExited ? await running.Stderr : "timeout"));
-        }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                return false;
+            }
+        });
+        await running.DisposeAsync();
 
         // LOG_FORMAT=systemd from the unit: journald priorities on every line. The key never in the log, although the
         // request above carried it in its URL (the service holds URL-logging categories at Warning).

@@ -37,7 +37,7 @@ public sealed class GarnetServer : IAsyncDisposable
     public IEnumerable<string> Output => _output;
 
     public static Task<GarnetServer> StartAsync(CancellationToken cancellationToken = default) =>
-        StartAsync(ServiceProcess.FreePort, cancellationToken);
+        StartAsync(Ports.Candidate, cancellationToken);
 
     /// <summary>Starts Garnet on the first of <paramref name="candidatePorts"/>' ports that it can bind.</summary>
     public static async Task<GarnetServer> StartAsync(Func<int> candidatePorts, CancellationToken cancellationToken = default)

@@ -6,12 +6,14 @@ using System.Text;
 namespace Pathfinder.Signaling.Testing;
 
 /// <summary>
-/// A real redis-server (Debian package) on a free loopback port, owned by the test: started with its own settings
-/// (no persistence), stopped by PID, restartable on the same port.
+/// A real redis-server (Debian package) on a loopback port, owned by the test: started with its own settings (no
+/// persistence), stopped by PID, restartable on the same port. Without a port given, it starts on a candidate port
+/// and, when redis-server reports it taken, on another (<see cref="Ports.StartWithRetryAsync{T}"/>).
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
     private Process? _process;
+    private readonly List<string> _output = [];
 
     private RedisServer(int port) => Port = port;
 
@@ -22,33 +24,54 @@ public sealed class RedisServer : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>
+    /// Starts a server. With <paramref name="port"/> (e.g. one the test <see cref="Ports.Reserve">held</see> until
+    /// now) it must bind that port; without, it tries candidate ports until one binds.
+    /// </summary>
     public static async Task<RedisServer> StartAsync(int? port = null)
     {
-        var server = new RedisServer(port ?? FreePort());
-        await server.StartAsync();
-        return server;
+        if (port is { } fixedPort)
+        {
+            var server = new RedisServer(fixedPort);
+            await server.StartAsync();
+            return server;
+        }
+
+        return await Ports.StartWithRetryAsync<RedisServer>(async candidate =>
+        {
+            var server = new RedisServer(candidate);
+            return await server.TryStartAsync() ? server : null;
+        });
     }
 
-    /// <summary>A loopback port nobody listens on right now.</summary>
-    public static int FreePort() => ServiceProcess.FreePort();
-
+    /// <summary>(Re)starts the server on its port; fails if the port is taken.</summary>
     public async Task StartAsync()
+    {
+        if (!await TryStartAsync())
+        {
+            throw new InvalidOperationException($"redis-server could not bind port {Port}: it is in use\n{string.Join('\n', Output())}");
+        }
+    }
+
+    /// <summary>False when redis-server reported its port in use (and exited); true once it answers PING.</summary>
+    private async Task<bool> TryStartAsync()
     {
         if (IsRunning)
         {
-            return;
+            return true;
         }
 
         var executable = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
-        var info = new ProcessStartInfo(executable)
+        var info = ChildProcess.Prepare(
+            executable,
+            ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"],
+            null,
+            null);
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        lock (_output)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning" })
-        {
-            info.ArgumentList.Add(arg);
+            _output.Clear();
         }
 
         try
@@ -60,20 +83,43 @@ public sealed class RedisServer : IAsyncDisposable
             throw new InvalidOperationException("redis-server is not installed: apt-get install -y redis-server", ex);
         }
 
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!await PingAsync())
+        var process = _process;
+        if (await Poll.UntilAsync(async () => process.HasExited || await PingAsync(), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20))
+            && !process.HasExited)
         {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"redis-server on port {Port} did not answer PING");
-            }
+            return true;
+        }
 
-            await Task.Delay(20);
+        await StopAsync();
+        if (Output().Any(line => line.Contains("Address already in use", StringComparison.Ordinal)))
+        {
+            return false;
+        }
+
+        throw new InvalidOperationException($"redis-server on port {Port} did not answer PING\n{string.Join('\n', Output())}");
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.Add(line);
+            }
+        }
+    }
+
+    private List<string> Output()
+    {
+        lock (_output)
+        {
+            return [.. _output];
         }
     }
 
@@ -88,9 +134,11 @@ public sealed class RedisServer : IAsyncDisposable
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _process.WaitForExitAsync(cts.Token);
         }
+
+        // Also waits for the redirected output to reach its end (the reason it exited, if it did by itself).
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _process.WaitForExitAsync(cts.Token);
 
         _process.Dispose();
         _process = null;

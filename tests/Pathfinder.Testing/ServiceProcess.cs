@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Pathfinder.Signaling.Testing;
 
@@ -10,7 +8,7 @@ namespace Pathfinder.Signaling.Testing;
 /// exit code, the exact stderr line, the banner and the console log format. Every wait is bounded; the process is
 /// killed on dispose.
 /// </summary>
-public sealed class ServiceProcess : IAsyncDisposable
+public sealed partial class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _stdout = [];
@@ -34,54 +32,100 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts the service. Variables that would change the test's meaning (URLs, environment, OTLP) are removed from
-    /// the inherited environment first; <paramref name="environment"/> sets the rest (null removes a variable).
+    /// the inherited environment first (<see cref="ChildProcess.Prepare"/>); <paramref name="environment"/> sets the
+    /// rest (null removes a variable). Unless the test says where to listen (PEERJS_PORT, ASPNETCORE_URLS, --urls), the
+    /// service listens on a loopback port the OS picks (<see cref="AnyPort"/>), never on a fixed one.
     /// </summary>
     public static ServiceProcess Start(IDictionary<string, string?> environment, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var settings = new Dictionary<string, string?>(environment, StringComparer.Ordinal);
+        if (!ListenSettings.Any(settings.ContainsKey) && !args.Any(a => a.StartsWith("--urls", StringComparison.Ordinal)))
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Pathfinder.Signaling.dll"));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
+            settings["ASPNETCORE_URLS"] = AnyPort;
         }
 
-        foreach (var name in info.Environment.Keys.ToList())
-        {
-            if (name.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)
-                || name.StartsWith("DOTNET_ENVIRONMENT", StringComparison.OrdinalIgnoreCase)
-                || name.StartsWith("OTEL_", StringComparison.OrdinalIgnoreCase)
-                || name.StartsWith("Signaling__", StringComparison.OrdinalIgnoreCase)
-                || name.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase)
-                || SignalingAliases.Contains(name))
-            {
-                info.Environment.Remove(name);
-            }
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            if (value is null)
-            {
-                info.Environment.Remove(name);
-            }
-            else
-            {
-                info.Environment[name] = value;
-            }
-        }
-
+        var info = ChildProcess.Prepare("dotnet", [Path.Combine(AppContext.BaseDirectory, "Pathfinder.Signaling.dll"), .. args], settings, AppContext.BaseDirectory);
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         var service = new ServiceProcess(process);
         process.EnableRaisingEvents = true;
         process.Exited += (_, _) => service._changed.Release();
         return service;
     }
+
+    /// <summary>
+    /// Starts the service (see <see cref="Start"/>) and waits until it reports where it listens — the banner's URL
+    /// line, or the "listening on" event when the console log is structured — which sets <see cref="Port"/>.
+    /// </summary>
+    public static async Task<ServiceProcess> StartListeningAsync(IDictionary<string, string?> environment, params string[] args)
+    {
+        var service = Start(environment, args);
+        try
+        {
+            await service.WaitForListeningAsync();
+            return service;
+        }
+        catch
+        {
+            await service.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// For tests of PEERJS_PORT itself: the service is given a <see cref="Ports.Candidate"/> port; when it reports the
+    /// port taken (its one stderr line), it is started again on another (bounded).
+    /// </summary>
+    public static Task<ServiceProcess> StartOnPeerJsPortAsync(IDictionary<string, string?> environment) =>
+        Ports.StartWithRetryAsync<ServiceProcess>(async port =>
+        {
+            var settings = new Dictionary<string, string?>(environment, StringComparer.Ordinal)
+            {
+                ["PEERJS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            var service = Start(settings);
+            try
+            {
+                await service.WaitForListeningAsync();
+                return service;
+            }
+            catch (InvalidOperationException) when (service._process.HasExited && service.Stderr.Any(l => l.Contains($"port {port} is already in use", StringComparison.Ordinal)))
+            {
+                await service.DisposeAsync();
+                return null;
+            }
+            catch
+            {
+                await service.DisposeAsync();
+                throw;
+            }
+        });
+
+    /// <summary>Kestrel URL for "a loopback port the OS picks"; the service reports the port it got.</summary>
+    public const string AnyPort = "http://127.0.0.1:0";
+
+    /// <summary>The port the service reported listening on (set by <see cref="WaitForListeningAsync"/>).</summary>
+    public int Port { get; private set; }
+
+    /// <summary>http://127.0.0.1:{Port} (or https).</summary>
+    public Uri BaseUri { get; private set; } = null!;
+
+    /// <summary>Waits until the service reports where it listens (banner URL line or "listening on" event) and returns the port.</summary>
+    public async Task<int> WaitForListeningAsync(TimeSpan? timeout = null)
+    {
+        var line = await WaitForStdoutAsync(l => ListeningAt().IsMatch(l), timeout);
+        var match = ListeningAt().Match(line);
+        Port = int.Parse(match.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        BaseUri = new Uri($"{match.Groups["scheme"].Value}://127.0.0.1:{Port}");
+        return Port;
+    }
+
+    // The banner's "URL:    http://localhost:5123/pathfinder" or event 23's "listening on http://127.0.0.1:5123/pathfinder".
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?:URL:\s+|listening on )(?<scheme>https?)://[^\s/""]+:(?<port>\d+)")]
+    private static partial System.Text.RegularExpressions.Regex ListeningAt();
+
+    private static readonly string[] ListenSettings = ["PEERJS_PORT", "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS", "Signaling__Port"];
 
     /// <summary>Runs the service until it exits by itself (start-up failures, commands).</summary>
     public static async Task<ServiceProcess> RunToExitAsync(IDictionary<string, string?> environment, params string[] args)
@@ -124,47 +168,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>A TCP port that is free now (the OS picks it).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>Waits (bounded) until <c>GET {path}</c> on the port answers 200; fails if the process exits first.</summary>
-    public async Task WaitUntilServingAsync(int port, string path = "/pathfinder", TimeSpan? timeout = null)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"the service exited ({ExitCode}):\n{string.Join('\n', Stdout.Concat(Stderr))}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}{path}"));
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"the service did not answer on port {port}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
-
     /// <summary>Kills the process at once: no graceful shutdown, no cleanup (a crash).</summary>
     public async Task KillAsync()
     {
@@ -181,10 +184,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         await KillAsync();
         _process.Dispose();
     }
-
-    private static readonly HashSet<string> SignalingAliases = new(
-        Pathfinder.Signaling.Configuration.SignalingConfiguration.EnvironmentAliases.Select(a => a.Variable).Append("LOG_FORMAT"),
-        StringComparer.OrdinalIgnoreCase);
 
     private void Add(List<string> lines, string? line)
     {

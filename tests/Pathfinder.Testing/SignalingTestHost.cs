@@ -87,7 +87,7 @@ public sealed class SignalingTestHost : IAsyncDisposable
         }
         finally
         {
-            await App.DisposeAsync();
+            await Teardown.BoundedAsync(App.DisposeAsync);
         }
     }
 }

@@ -59,12 +59,7 @@ public sealed class ConnectionLimitTests
         await first.DisposeAsync();
 
         // The slot is given back when the server has finished with the socket: wait (bounded) for that, then reconnect.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (limiter.OpenFrom("192.0.2.20") != 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the slot was not given back");
-            await Task.Delay(20);
-        }
+        await Poll.AssertAsync(() => limiter.OpenFrom("192.0.2.20") == 0, TimeSpan.FromSeconds(10), "the slot was not given back", TimeSpan.FromMilliseconds(20));
 
         await using var again = await PeerClient.ConnectAsync(host.SocketUri, configure: fromX);
     }

@@ -104,7 +104,6 @@ public sealed class ProductionGuardTests
         await using var service = await ServiceProcess.RunToExitAsync(new Dictionary<string, string?>
         {
             ["DOTNET_ENVIRONMENT"] = "Production",
-            ["PEERJS_PORT"] = ServiceProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
 
         Assert.Equal(2, service.ExitCode);
@@ -120,7 +119,6 @@ public sealed class ProductionGuardTests
         await using var service = await ServiceProcess.RunToExitAsync(new Dictionary<string, string?>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
-            ["PEERJS_PORT"] = ServiceProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["PEERJS_KEY"] = key,
         });
 

@@ -55,7 +55,8 @@ public sealed partial class DashboardTests(RedisFixture redis) : IClassFixture<R
             ["Signaling:OfflineQueuePerPeer"] = "1",
         };
         await using var cluster = await ClusterUnderTest.StartAsync(2, redis.Server.ConnectionString, prometheus);
-        await using var orphan = await ClusterUnderTest.StartAsync(1, $"127.0.0.1:{RedisServer.FreePort()}", prometheus);
+        using var absent = Ports.Reserve(); // no Redis ever answers there
+        await using var orphan = await ClusterUnderTest.StartAsync(1, absent.Address, prometheus);
 
         // Handshakes: opened and refused; relays local and remote; malformed; dropped; offline queued, refused,
         // delivered and expired; a disconnect; a backplane error.

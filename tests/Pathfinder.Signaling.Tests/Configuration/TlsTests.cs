@@ -107,14 +107,13 @@ public sealed class TlsTests : IDisposable
     [Fact]
     public async Task The_real_service_with_a_certificate_listens_with_https_on_its_port_and_serves_wss()
     {
-        var port = ServiceProcess.FreePort();
-        await using var service = ServiceProcess.Start(new Dictionary<string, string?>
+        await using var service = await ServiceProcess.StartOnPeerJsPortAsync(new Dictionary<string, string?>
         {
             ["DOTNET_ENVIRONMENT"] = "Development",
-            ["PEERJS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["TLS_CERT_PATH"] = CertPem,
             ["TLS_KEY_PATH"] = KeyPem,
         });
+        var port = service.Port;
         await service.WaitForStdoutAsync(line => line.Contains($"URL:    https://localhost:{port}/pathfinder", StringComparison.Ordinal));
         await AssertServesWssAsync(new Uri($"wss://127.0.0.1:{port}/pathfinder/peerjs"), new Uri($"https://127.0.0.1:{port}/pathfinder"));
     }

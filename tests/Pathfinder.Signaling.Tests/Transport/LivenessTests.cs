@@ -76,18 +76,11 @@ public sealed class LivenessTests
 
         // The server learns of the drop from the OS; poll the peer list (bounded) until the id is gone.
         using var http = new HttpClient();
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            var ids = JsonSerializer.Deserialize<string[]>(await http.GetStringAsync(new Uri(host.HttpBase, "/pathfinder/pathfinder/peers")))!;
-            if (!ids.Contains(id))
-            {
-                break;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "the id was not freed after an abrupt drop");
-            await Task.Delay(20);
-        }
+        await Poll.AssertAsync(
+            async () => !JsonSerializer.Deserialize<string[]>(await http.GetStringAsync(new Uri(host.HttpBase, "/pathfinder/pathfinder/peers")))!.Contains(id),
+            TimeSpan.FromSeconds(10),
+            "the id was not freed after an abrupt drop",
+            TimeSpan.FromMilliseconds(20));
 
         await using var second = await PeerClient.ConnectAsync(host.SocketUri, id, token: "two");
     }

@@ -65,13 +65,15 @@ public sealed class TelemetryTests(RedisFixture redis) : IClassFixture<RedisFixt
         await b.ReceiveAsync();
 
         Activity? relay = null, deliver = null;
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while ((relay is null || deliver is null) && DateTime.UtcNow < deadline)
-        {
-            relay = activities.FirstOrDefault(x => x.OperationName == "peerjs relay" && (string?)x.GetTagItem("peerjs.dst") == b.Id);
-            deliver = activities.FirstOrDefault(x => x.OperationName == "peerjs deliver" && (string?)x.GetTagItem("peerjs.dst") == b.Id);
-            await Task.Delay(20);
-        }
+        await Poll.UntilAsync(
+            () =>
+            {
+                relay = activities.FirstOrDefault(x => x.OperationName == "peerjs relay" && (string?)x.GetTagItem("peerjs.dst") == b.Id);
+                deliver = activities.FirstOrDefault(x => x.OperationName == "peerjs deliver" && (string?)x.GetTagItem("peerjs.dst") == b.Id);
+                return relay is not null && deliver is not null;
+            },
+            TimeSpan.FromSeconds(10),
+            TimeSpan.FromMilliseconds(20));
 
         Assert.NotNull(relay);
         Assert.NotNull(deliver);

@@ -36,7 +36,7 @@ public sealed class GarnetServerHelperTests
         var candidates = new Queue<int>([taken]);
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
 
-        await using var garnet = await GarnetServer.StartAsync(() => candidates.Count > 0 ? candidates.Dequeue() : ServiceProcess.FreePort(), cts.Token);
+        await using var garnet = await GarnetServer.StartAsync(() => candidates.Count > 0 ? candidates.Dequeue() : Ports.Candidate(), cts.Token);
 
         Assert.NotEqual(taken, garnet.Port);
         Assert.True(await RedisServer.PingAsync(garnet.Port));

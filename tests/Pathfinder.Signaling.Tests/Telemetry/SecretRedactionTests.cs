@@ -163,7 +163,7 @@ public sealed class SecretRedactionTests
         public async ValueTask DisposeAsync()
         {
             await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            await _app.DisposeAsync();
+            await Teardown.BoundedAsync(_app.DisposeAsync);
         }
     }
 }

@@ -8,22 +8,6 @@ namespace Pathfinder.Signaling.Cluster.Tests;
 /// <summary>What happens when a replica crashes or Redis goes away — against real processes and a real redis-server.</summary>
 public sealed class RedisFailureTests
 {
-    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return false;
-    }
-
     private static async Task<HttpStatusCode> HealthAsync(SignalingTestHost host)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
@@ -32,31 +16,32 @@ public sealed class RedisFailureTests
     }
 
     /// <summary>Sends OFFERs from <paramref name="from"/> to <paramref name="to"/> until one arrives (bounded).</summary>
-    private static async Task<bool> RelayEventuallyWorksAsync(PeerClient from, PeerClient to, TimeSpan timeout)
+    private static Task<bool> RelayEventuallyWorksAsync(PeerClient from, PeerClient to, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
         var attempt = 0;
-        while (DateTime.UtcNow < deadline)
-        {
-            var marker = $"attempt-{attempt++}-{Guid.NewGuid():N}";
-            await from.SendToAsync("OFFER", to.Id, JsonSerializer.Serialize(marker));
-            try
+        return Poll.UntilAsync(
+            async () =>
             {
-                while (true)
+                var marker = $"attempt-{attempt++}-{Guid.NewGuid():N}";
+                await from.SendToAsync("OFFER", to.Id, JsonSerializer.Serialize(marker));
+                try
                 {
-                    var message = await to.ReceiveAsync(TimeSpan.FromMilliseconds(500));
-                    if (message.Contains(marker, StringComparison.Ordinal))
+                    while (true)
                     {
-                        return true;
+                        var message = await to.ReceiveAsync(TimeSpan.FromMilliseconds(500));
+                        if (message.Contains(marker, StringComparison.Ordinal))
+                        {
+                            return true;
+                        }
                     }
                 }
-            }
-            catch (TimeoutException)
-            {
-            }
-        }
-
-        return false;
+                catch (TimeoutException)
+                {
+                    return false;
+                }
+            },
+            timeout,
+            TimeSpan.Zero);
     }
 
     [Fact]
@@ -71,17 +56,14 @@ public sealed class RedisFailureTests
             ["Signaling:Cluster:LeaseMilliseconds"] = "3000",
         };
         await using var survivor = await SignalingTestHost.StartAsync(settings);
-        var port = ServiceProcess.FreePort();
-        await using var doomed = ServiceProcess.Start(new Dictionary<string, string?>
+        await using var doomed = await ServiceProcess.StartListeningAsync(new Dictionary<string, string?>
         {
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["ConnectionStrings__redis"] = redis.ConnectionString,
             ["Signaling__Cluster__KeyPrefix"] = prefix,
             ["Signaling__Cluster__LeaseMilliseconds"] = "3000",
         });
-        await doomed.WaitUntilServingAsync(port);
-        var doomedSocket = new Uri($"ws://127.0.0.1:{port}/pathfinder/peerjs");
+        var doomedSocket = new Uri($"ws://127.0.0.1:{doomed.Port}/pathfinder/peerjs");
 
         var owned = PeerClient.NewId("owned");
         var orphan = PeerClient.NewId("orphan");
@@ -92,8 +74,14 @@ public sealed class RedisFailureTests
         // The owner reconnecting (same token) on the surviving replica never sees ID-TAKEN.
         await using var back = await PeerClient.ConnectAsync(survivor.SocketUri, owned, token: "mine");
 
-        // Someone else must wait for the lease to run out...
-        var started = DateTime.UtcNow;
+        // Someone else must wait for the lease to run out: the crashed replica's claim is a lease of the configured
+        // length in Redis, which nobody renews...
+        using (var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var lease = await multiplexer.GetDatabase().KeyTimeToLiveAsync($"{prefix}:peer:{orphan}");
+            Assert.True(lease is { } left && left > TimeSpan.Zero && left <= TimeSpan.FromMilliseconds(3000), $"lease of the orphaned id: {lease}");
+        }
+
         await using (var early = await PeerClient.OpenAsync(survivor.SocketUri, orphan, token: "intruder"))
         {
             Assert.Contains("ID-TAKEN", await early.ReceiveAsync(), StringComparison.Ordinal);
@@ -101,7 +89,7 @@ public sealed class RedisFailureTests
 
         // ...and gets the id once it has.
         PeerClient? winner = null;
-        Assert.True(await WaitUntilAsync(async () =>
+        Assert.True(await Poll.UntilAsync(async () =>
         {
             var attempt = await PeerClient.OpenAsync(survivor.SocketUri, orphan, token: "intruder");
             if (await attempt.ReceiveAsync() == """{"type":"OPEN"}""")
@@ -112,8 +100,7 @@ public sealed class RedisFailureTests
 
             await attempt.DisposeAsync();
             return false;
-        }, TimeSpan.FromSeconds(15)));
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+        }, TimeSpan.FromSeconds(15)), "the orphaned id was never granted to someone else");
         await winner!.DisposeAsync();
         a.Socket.Dispose();
         b.Socket.Dispose();
@@ -136,7 +123,7 @@ public sealed class RedisFailureTests
         await redis.StopAsync();
 
         // Readiness reports the backplane; peers on the same replica keep relaying.
-        Assert.True(await WaitUntilAsync(async () => await HealthAsync(cluster[0]) != HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
+        Assert.True(await Poll.UntilAsync(async () => await HealthAsync(cluster[0]) != HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
         await a.SendToAsync("OFFER", c.Id, "\"same replica\"");
         Assert.Equal($$"""{"type":"OFFER","src":"{{a.Id}}","dst":"{{c.Id}}","payload":"same replica"}""", await c.ReceiveAsync());
 
@@ -148,7 +135,7 @@ public sealed class RedisFailureTests
 
         Assert.True(await RelayEventuallyWorksAsync(a, b, TimeSpan.FromSeconds(20)), "cross-replica relay did not resume");
         Assert.True(await RelayEventuallyWorksAsync(b, a, TimeSpan.FromSeconds(5)));
-        Assert.True(await WaitUntilAsync(async () => await HealthAsync(cluster[0]) == HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
+        Assert.True(await Poll.UntilAsync(async () => await HealthAsync(cluster[0]) == HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
 
         // Presence was re-registered: the ids are taken cluster-wide again.
         await using var intruder = await PeerClient.OpenAsync(cluster.Socket(0), b.Id, token: "intruder");
@@ -160,21 +147,23 @@ public sealed class RedisFailureTests
     /// <summary>Connects (a fresh id each attempt) until a replica grants an id, as a client retrying would (bounded).</summary>
     private static async Task<PeerClient> ConnectEventuallyAsync(Uri socket, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var client = await PeerClient.OpenAsync(socket, PeerClient.NewId());
-            var first = await client.ReceiveAsync();
-            if (first == """{"type":"OPEN"}""")
+        return await Poll.ForAsync(
+            async () =>
             {
-                return client;
-            }
+                var client = await PeerClient.OpenAsync(socket, PeerClient.NewId());
+                var first = await client.ReceiveAsync();
+                if (first == """{"type":"OPEN"}""")
+                {
+                    return client;
+                }
 
-            await client.DisposeAsync();
-            Assert.Equal(Unavailable, first);
-            Assert.True(DateTime.UtcNow < deadline, "no id was granted after Redis came up");
-            await Task.Delay(100);
-        }
+                await client.DisposeAsync();
+                Assert.Equal(Unavailable, first);
+                return null;
+            },
+            timeout,
+            "no id was granted after Redis came up",
+            TimeSpan.FromMilliseconds(100));
     }
 
     /// <summary>True while the server has not closed the client's socket (a marker to itself still comes back).</summary>
@@ -228,7 +217,7 @@ public sealed class RedisFailureTests
         var secondOpened = await second.ReceiveAsync() == """{"type":"OPEN"}""";
         using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var leaseKey = $"{cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix}:peer:{held}";
-        Assert.True(await WaitUntilAsync(async () =>
+        Assert.True(await Poll.UntilAsync(async () =>
         {
             var holderOpen = await IsOpenAsync(holder);
             var secondOpen = secondOpened && await IsOpenAsync(second);
@@ -241,8 +230,9 @@ public sealed class RedisFailureTests
     [Fact]
     public async Task Redis_down_at_start_does_not_stop_the_service_and_the_cluster_forms_when_it_comes()
     {
-        var port = RedisServer.FreePort();
-        await using var cluster = await ClusterUnderTest.StartAsync(2, $"127.0.0.1:{port}");
+        // Redis's address is known before it exists: the test holds the port (connections refused) until it starts.
+        using var reserved = Ports.Reserve();
+        await using var cluster = await ClusterUnderTest.StartAsync(2, reserved.Address);
         Assert.NotEqual(HttpStatusCode.OK, await HealthAsync(cluster[0]));
 
         // No id is granted without Redis: the client is told to retry.
@@ -251,11 +241,12 @@ public sealed class RedisFailureTests
             Assert.Equal([Unavailable], await early.WaitForCloseAsync());
         }
 
-        await using var redis = await RedisServer.StartAsync(port);
+        reserved.Dispose();
+        await using var redis = await RedisServer.StartAsync(reserved.Port);
         await using var a = await ConnectEventuallyAsync(cluster.Socket(0), TimeSpan.FromSeconds(20));
         await using var b = await ConnectEventuallyAsync(cluster.Socket(1), TimeSpan.FromSeconds(20));
         Assert.True(await RelayEventuallyWorksAsync(a, b, TimeSpan.FromSeconds(20)), "cross-replica relay did not start");
-        Assert.True(await WaitUntilAsync(async () => await HealthAsync(cluster[1]) == HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
+        Assert.True(await Poll.UntilAsync(async () => await HealthAsync(cluster[1]) == HttpStatusCode.OK, TimeSpan.FromSeconds(15)));
     }
 }
 

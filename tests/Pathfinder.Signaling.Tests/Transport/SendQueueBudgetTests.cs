@@ -203,15 +203,8 @@ public sealed class SendQueueBudgetTests(ITestOutputHelper output)
         Assert.DoesNotContain(logged.Message, char.IsControl);
     }
 
-    private static async Task PollAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 10 s");
-            await Task.Delay(5);
-        }
-    }
+    private static Task PollAsync(Func<bool> condition) =>
+        Poll.AssertAsync(condition, TimeSpan.FromSeconds(10), "condition not met", TimeSpan.FromMilliseconds(5));
 
     private sealed class TestPipe(PipeReader input, PipeWriter output) : IDuplexPipe
     {

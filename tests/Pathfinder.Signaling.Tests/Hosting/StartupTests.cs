@@ -13,13 +13,12 @@ public sealed class StartupTests
     [Fact]
     public async Task The_banner_shows_name_url_with_path_and_status_once_listening()
     {
-        var port = ServiceProcess.FreePort();
-        await using var service = ServiceProcess.Start(new Dictionary<string, string?>
+        await using var service = await ServiceProcess.StartOnPeerJsPortAsync(new Dictionary<string, string?>
         {
             ["DOTNET_ENVIRONMENT"] = "Development",
-            ["PEERJS_PORT"] = port.ToString(CultureInfo.InvariantCulture),
             ["PEERJS_PATH"] = "/signal",
         });
+        var port = service.Port;
         await service.WaitForStdoutAsync(line => line.StartsWith('╚'));
 
         // Listening by the time the banner is out: the API answers at once.

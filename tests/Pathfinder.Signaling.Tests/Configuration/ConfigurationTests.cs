@@ -202,7 +202,6 @@ public sealed partial class ConfigurationTests
         await using var service = await ServiceProcess.RunToExitAsync(new Dictionary<string, string?>
         {
             ["DOTNET_ENVIRONMENT"] = "Development",
-            ["PEERJS_PORT"] = ServiceProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ALIVE_TIMEOUT"] = "abc",
         });
 
