@@ -38,6 +38,7 @@ public static class SignalingConfiguration
         new("TLS_CERT_PATH", nameof(SignalingOptions.TlsCertificatePath)),
         new("TLS_KEY_PATH", nameof(SignalingOptions.TlsKeyPath)),
         new("TLS_CERT_PASSWORD", nameof(SignalingOptions.TlsCertificatePassword)),
+        new("LAB_ENABLED", nameof(SignalingOptions.Lab)),
     ];
 
     /// <summary>Loads and validates; throws <see cref="SignalingConfigurationException"/> with one line per problem.</summary>
@@ -86,6 +87,11 @@ public static class SignalingConfiguration
         o.TlsCertificatePassword = r.Text(nameof(o.TlsCertificatePassword), o.TlsCertificatePassword);
         o.UpgradeFastPath = r.Bool(nameof(o.UpgradeFastPath), o.UpgradeFastPath);
         o.InlineScheduling = r.Bool(nameof(o.InlineScheduling), o.InlineScheduling);
+        o.Lab = r.OptionalBool(nameof(o.Lab), o.Lab);
+        if (o.Lab == true && !Pathfinder.Signaling.Lab.LabAssets.Built)
+        {
+            errors.Add($"{r.NameOf(nameof(o.Lab))} is on, but this build has no session lab (it was built with -p:PathfinderLab=false, as the container image is)");
+        }
 
         CheckBudgets(r, o, errors);
         CheckPath(r, o, errors);
@@ -163,7 +169,7 @@ public static class SignalingConfiguration
         nameof(SignalingOptions.KnownProxies), nameof(SignalingOptions.MaxConnectionsPerIp), nameof(SignalingOptions.RateLimitEnabled),
         nameof(SignalingOptions.RateLimitMax), nameof(SignalingOptions.RateLimitWindow), nameof(SignalingOptions.TlsCertificatePath),
         nameof(SignalingOptions.TlsKeyPath), nameof(SignalingOptions.TlsCertificatePassword),
-        nameof(SignalingOptions.UpgradeFastPath), nameof(SignalingOptions.InlineScheduling),
+        nameof(SignalingOptions.UpgradeFastPath), nameof(SignalingOptions.InlineScheduling), nameof(SignalingOptions.Lab),
     ];
 
     // A budget smaller than one message would refuse every message of the largest allowed size.
