@@ -90,7 +90,7 @@ public static class SignalingConfiguration
         o.Lab = r.OptionalBool(nameof(o.Lab), o.Lab);
         if (o.Lab == true && !Pathfinder.Signaling.Lab.LabAssets.Built)
         {
-            errors.Add($"{r.NameOf(nameof(o.Lab))} is on, but this build has no session lab (it was built with -p:PathfinderLab=false, as the container image is)");
+            errors.Add($"{r.NameOf(nameof(o.Lab))} is on, but this build has no session lab (it was built with -p:PathfinderLab=false)");
         }
 
         CheckBudgets(r, o, errors);

@@ -421,7 +421,7 @@
     $("attendee-step").textContent = state.session.ended ? "session over" : stepText || "waiting for session_start…";
     $("presenter-name").textContent = state.session.presenter || "–";
     $("presenter-replica").textContent = state.session.presenterReplica || "–";
-    $("hand").textContent = state.hand ? "Lower hand" : "✋ Raise hand";
+    $("hand").textContent = state.hand ? "Lower hand" : "Raise hand";
     for (const id of ["hand", "leave"]) $(id).disabled = state.session.ended || state.presenterLink.status !== "open";
     for (const id of ["prev", "next", "end"]) $(id).disabled = state.session.ended || me.status !== "open";
 
@@ -436,7 +436,7 @@
     }
     for (const a of state.attendees) {
       const row = rows.insertRow();
-      for (const text of [a.id, a.name || "–", a.status, a.replica || "–", a.hand ? "✋" : "", ms(a.rttMs), a.step < 0 ? "–" : String(a.step + 1)]) {
+      for (const text of [a.id, a.name || "–", a.status, a.replica || "–", a.hand ? "raised" : "", ms(a.rttMs), a.step < 0 ? "–" : String(a.step + 1)]) {
         row.insertCell().textContent = text;
       }
     }

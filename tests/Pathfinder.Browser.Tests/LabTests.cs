@@ -72,6 +72,12 @@ public sealed class LabTests(BrowserFixture browser, ITestOutputHelper output)
             $"timings: presenter OPEN {Ms(timed, "me", "openMs")}, HTTP RTT {Ms(timed, "me", "httpRttMs")}; attendee on B OPEN {Ms(remoteTimed, "me", "openMs")}, "
             + $"data channel setup {Ms(remoteTimed, "presenterLink", "setupMs")}, data RTT {Ms(remoteTimed, "presenterLink", "rttMs")}");
 
+        // The self-test in the presenter's tab, mid-session: two more peers through replica A.
+        await presenter.ClickAsync("selftest");
+        var selfTest = (await presenter.WaitForAsync("s.selfTest && s.selfTest.steps", "the self-test's result")).GetProperty("selfTest");
+        Assert.True(selfTest.GetProperty("pass").GetBoolean(), selfTest.ToString());
+        output.WriteLine($"self-test: {selfTest}");
+
         if (Environment.GetEnvironmentVariable(ScreenshotVariable) is { Length: > 0 } screenshot)
         {
             await presenter.Page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
