@@ -19,6 +19,9 @@ public static class LabEndpoints
 {
     public const string Route = "/lab";
 
+    /// <summary>The one lab request that asks the directory (Redis): it counts against the per-IP rate limit like the API.</summary>
+    public const string ReplicaLookup = Route + "/replica";
+
     // Same-origin only: scripts, styles and connections (fetch and the peerjs WebSocket) to the service itself.
     private const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "

@@ -28,15 +28,17 @@ public sealed class LabTokenTests(BrowserFixture browser, ITestOutputHelper outp
         await presenter.StartSessionAsync(code, token);
         await presenter.WaitForAsync($"s.me.status === 'open' && s.me.id === '{code}'", "the presenter's OPEN with its token");
 
-        // A reload: the new page asks for the code while the old socket may still be registered.
+        // A reload: the new page (with a freshly minted token, as a backend hands out on every page load) asks for the
+        // code while the old socket may still be registered.
         await presenter.ReloadAsync();
-        await presenter.StartSessionAsync(code, token);
+        await presenter.StartSessionAsync(code, LabSupport.MintToken(Secret, code, InTenMinutes.AddMinutes(1)));
         await presenter.WaitForAsync($"s.me.status === 'open' && s.me.id === '{code}'", "the reloaded presenter's OPEN");
 
         // A new tab while the old tab's socket still holds the code (the service cannot tell a half-dead socket from a
         // live one): the signed token takes the code over, and the old tab is told.
+        // Its token is another valid one for the code (not the old socket's: the same token was always a reconnect).
         await using var reopened = await LabPage.OpenAsync(browser, host.HttpBase, "presenter, new tab", output);
-        await reopened.StartSessionAsync(code, token);
+        await reopened.StartSessionAsync(code, LabSupport.MintToken(Secret, code, InTenMinutes.AddMinutes(2)));
         var back = await reopened.WaitForAsync("s.me.status !== 'connecting' && s.me.status !== 'idle'", "the new tab's answer");
         Assert.Equal("open", back.GetProperty("me").GetProperty("status").GetString());
         Assert.Equal(code, back.GetProperty("me").GetProperty("id").GetString());

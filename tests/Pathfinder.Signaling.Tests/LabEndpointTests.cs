@@ -102,6 +102,27 @@ public sealed class LabEndpointTests
     }
 
     [Fact]
+    public async Task The_replica_lookup_counts_against_the_per_IP_rate_limit_and_the_page_does_not()
+    {
+        await using var host = await SignalingTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Signaling:RateLimitEnabled"] = "true",
+            ["Signaling:RateLimitMax"] = "2",
+        });
+        using var http = new HttpClient();
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var lookup = await http.GetAsync(new Uri(host.HttpBase, "/lab/replica?id=someone"));
+            statuses.Add(lookup.StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        using var page = await http.GetAsync(new Uri(host.HttpBase, "/lab"));
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+    }
+
+    [Fact]
     public void The_startup_banner_shows_the_lab_url_when_it_is_on()
     {
         var box = StartupBanner.Box(["http://localhost:9000/pathfinder"], "running", ["http://localhost:9000/lab"]);
