@@ -9,6 +9,7 @@ public static class LabAssets
     {
         ["lab.html"] = "text/html; charset=utf-8",
         ["lab.js"] = "text/javascript; charset=utf-8",
+        ["service.js"] = "text/javascript; charset=utf-8",
         ["lab.css"] = "text/css; charset=utf-8",
         ["peerjs.min.js"] = "text/javascript; charset=utf-8",
     };

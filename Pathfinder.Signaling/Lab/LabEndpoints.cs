@@ -38,6 +38,7 @@ public static class LabEndpoints
         var lab = app.MapGroup(Route);
         lab.MapGet("/", (HttpContext context) => Asset(context, "lab.html"));
         lab.MapGet("/lab.js", (HttpContext context) => Asset(context, "lab.js"));
+        lab.MapGet("/service.js", (HttpContext context) => Asset(context, "service.js"));
         lab.MapGet("/lab.css", (HttpContext context) => Asset(context, "lab.css"));
         lab.MapGet("/peerjs.min.js", (HttpContext context) => Asset(context, "peerjs.min.js"));
         lab.MapGet("/config.json", Config);

@@ -4,6 +4,7 @@
 // session's messages (session_start, navigation, hand_raise, leave, session_end, ping/pong) flow over WebRTC data
 // channels. No framework, no inline script (the page is served with a strict Content-Security-Policy), no secrets: the
 // page knows only what every client of the service knows (path, key) and the tokens typed into it.
+// The service side (settings, opening peers, replica lookups, round trips, the self-test) is service.js.
 // window.lab.state() returns everything shown, for scripts and tests.
 (() => {
   const STEPS = [
@@ -13,108 +14,23 @@
     { title: "Add an alert rule", url: "/alerting/new" },
     { title: "Wrap-up", url: "/a/grafana-pathfinder-app?done=1" },
   ];
-  const WAIT_MS = 20000;
   const PING_MS = 2000;
   const $ = (id) => document.getElementById(id);
   const now = () => performance.now();
-  const started = now();
+  const { note, ms, describe, randomCode, loadConfig, openPeer, replicaOf, httpRtt, whenOpen, selfTest } = window.labService;
 
   const state = {
-    config: null,
     role: null,
     me: { id: null, status: "idle", replica: null, openMs: null, httpRttMs: null, error: null },
     session: { code: null, started: false, ended: false, step: -1, title: null, presenter: null, presenterReplica: null, navigations: 0 },
     attendees: [], // presenter: { id, name, status, replica, hand, rttMs, setupMs, step }
     presenterLink: { status: null, setupMs: null, rttMs: null },
     hand: false,
-    selfTest: null,
-    log: [],
   };
   let peer = null;
   let presenterConn = null;
   const conns = new Map(); // attendee id -> DataConnection (presenter side)
   let pinger = null;
-
-  const note = (text) => {
-    const line = `${Math.round(now() - started)} ms  ${text}`;
-    state.log.push(line);
-    const item = document.createElement("li");
-    item.textContent = line;
-    $("log").prepend(item);
-    console.log(`[lab] ${line}`);
-  };
-  const ms = (value) => (value == null ? "–" : `${Math.round(value)} ms`);
-  const describe = (e) => `${e && e.type ? e.type + ": " : ""}${e && e.message ? e.message : e}`;
-  const randomCode = () => {
-    const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    const bytes = crypto.getRandomValues(new Uint8Array(6));
-    return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
-  };
-
-  // ---- the service -------------------------------------------------------------------------------------------------
-  async function loadConfig() {
-    const response = await fetch("lab/config.json", { cache: "no-store" });
-    if (!response.ok) throw new Error(`GET lab/config.json: HTTP ${response.status}`);
-    state.config = await response.json();
-    $("service").textContent = `Service ${location.origin}${state.config.path || "/"} (WebSocket ${state.config.path}/peerjs), `
-      + `this page from replica ${state.config.replica}.`;
-  }
-
-  function peerOptions(token) {
-    const secure = location.protocol === "https:";
-    const ice = $("ice").value.trim();
-    const options = {
-      host: location.hostname,
-      port: location.port ? Number(location.port) : secure ? 443 : 80,
-      path: state.config.path || "/",
-      key: state.config.key,
-      secure,
-      debug: 1,
-      config: { iceServers: ice ? [{ urls: ice }] : [] },
-    };
-    if (token) options.token = token;
-    return options;
-  }
-
-  // Resolves with the id once the service said OPEN; rejects on the first error (unavailable-id, server-error, …).
-  function openPeer(id, token) {
-    const p = id ? new Peer(id, peerOptions(token)) : new Peer(peerOptions(token));
-    const opened = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no OPEN from the service within ${WAIT_MS} ms`)), WAIT_MS);
-      p.once("open", (openId) => { clearTimeout(timer); resolve(openId); });
-      p.once("error", (e) => { clearTimeout(timer); reject(e); });
-    });
-    return { peer: p, opened };
-  }
-
-  async function replicaOf(id) {
-    try {
-      const response = await fetch(`lab/replica?id=${encodeURIComponent(id)}`, { cache: "no-store" });
-      return response.ok ? (await response.json()).replica : null;
-    } catch {
-      return null;
-    }
-  }
-
-  // HTTP round trip to the service's API (GET {path}): median of three.
-  async function httpRtt() {
-    const times = [];
-    for (let i = 0; i < 3; i++) {
-      const t = now();
-      await fetch(`${state.config.path || ""}/`, { cache: "no-store" });
-      times.push(now() - t);
-    }
-    return times.sort((a, b) => a - b)[1];
-  }
-
-  function whenOpen(conn) {
-    if (conn.open) return Promise.resolve(conn);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`data channel with ${conn.peer} not open within ${WAIT_MS} ms`)), WAIT_MS);
-      conn.once("open", () => { clearTimeout(timer); resolve(conn); });
-      conn.once("error", (e) => { clearTimeout(timer); reject(e); });
-    });
-  }
 
   // ---- this tab as a peer ------------------------------------------------------------------------------------------
   async function connectMe(role, id, token) {
@@ -331,71 +247,6 @@
     render();
   }
 
-  // ---- self-test: two peers in this page, through the service --------------------------------------------------------
-  async function selfTest() {
-    const steps = [];
-    const peers = [];
-    const result = { pass: false, steps, error: null, presenter: null, attendee: null, replicas: {} };
-    const step = async (name, action) => {
-      const t = now();
-      const value = await action();
-      steps.push({ name, ms: Math.round(now() - t) });
-      return value;
-    };
-    state.selfTest = { running: true };
-    showSelfTest(null);
-    try {
-      if (!state.config) await loadConfig();
-      const codeToken = $("token").value.trim();
-      const presenterId = codeToken ? $("code").value.trim() : `lab-selftest-${randomCode()}`;
-      const a = openPeer(presenterId, codeToken);
-      peers.push(a.peer);
-      result.presenter = await step("presenter: WebSocket + OPEN", () => a.opened);
-      const attendeeToken = $("attendee-token").value.trim();
-      const b = openPeer(attendeeToken ? $("attendee-id").value.trim() : null, attendeeToken);
-      peers.push(b.peer);
-      result.attendee = await step(attendeeToken ? "attendee: WebSocket + OPEN" : "attendee: GET id + WebSocket + OPEN", () => b.opened);
-      const incoming = new Promise((resolve) => a.peer.once("connection", resolve));
-      const outgoing = b.peer.connect(result.presenter, { reliable: true, serialization: "json" });
-      const accepted = await step("data channel open (OFFER, ANSWER, CANDIDATEs relayed by the service)", async () => {
-        await whenOpen(outgoing);
-        return whenOpen(await incoming);
-      });
-      accepted.on("data", (m) => { if (m && m.type === "ping") accepted.send({ type: "pong", t: m.t }); });
-      await step("data channel round trip (ping/pong)", () => new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no pong within ${WAIT_MS} ms`)), WAIT_MS);
-        outgoing.on("data", (m) => { if (m && m.type === "pong") { clearTimeout(timer); resolve(); } });
-        outgoing.send({ type: "ping", t: now() });
-      }));
-      await step("HTTP round trip (GET {path}, median of 3)", () => httpRtt());
-      result.replicas = { presenter: await replicaOf(result.presenter), attendee: await replicaOf(result.attendee) };
-      result.pass = true;
-    } catch (e) {
-      result.error = describe(e);
-    } finally {
-      for (const p of peers) p.destroy();
-    }
-    state.selfTest = result;
-    note(`self-test ${result.pass ? "PASSED" : "FAILED"}${result.error ? ": " + result.error : ""}`);
-    showSelfTest(result);
-    return result;
-  }
-
-  function showSelfTest(result) {
-    const box = $("selftest-result");
-    box.hidden = false;
-    if (!result) {
-      box.className = "result";
-      box.textContent = "Self-test running…";
-      return;
-    }
-    box.className = `result ${result.pass ? "pass" : "fail"}`;
-    const lines = [result.pass ? "PASS" : `FAIL: ${result.error}`];
-    for (const s of result.steps) lines.push(`${s.name}: ${s.ms} ms`);
-    if (result.pass) lines.push(`replicas: presenter ${result.replicas.presenter}, attendee ${result.replicas.attendee}`);
-    box.textContent = lines.join("\n");
-  }
-
   // ---- rendering ---------------------------------------------------------------------------------------------------
   function render() {
     const me = state.me;
@@ -449,7 +300,12 @@
   });
 
   window.lab = {
-    state: () => JSON.parse(JSON.stringify(state)),
+    state: () => JSON.parse(JSON.stringify({
+      ...state,
+      config: window.labService.config(),
+      selfTest: window.labService.selfTestResult(),
+      log: window.labService.log,
+    })),
     selfTest,
   };
 

@@ -14,7 +14,7 @@ namespace Pathfinder.Signaling.Tests;
 /// </summary>
 public sealed class LabEndpointTests
 {
-    private static readonly string[] LabPaths = ["/lab", "/lab/lab.js", "/lab/lab.css", "/lab/peerjs.min.js", "/lab/config.json", "/lab/replica?id=abc"];
+    private static readonly string[] LabPaths = ["/lab", "/lab/lab.js", "/lab/service.js", "/lab/lab.css", "/lab/peerjs.min.js", "/lab/config.json", "/lab/replica?id=abc"];
 
     [Fact]
     public async Task Outside_Development_the_lab_is_404_unless_enabled()
@@ -63,6 +63,12 @@ public sealed class LabEndpointTests
         Assert.Contains("<script src=\"lab/peerjs.min.js\"", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script>", html, StringComparison.Ordinal); // no inline script: CSP-friendly
         Assert.DoesNotContain("://", html, StringComparison.Ordinal); // nothing from another site (no CDN)
+
+        foreach (var path in LabPaths)
+        {
+            using var response = await client.GetAsync(new Uri(host.HttpBase, path));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {response.StatusCode}");
+        }
 
         // The real peerjs client, from npm at build time.
         var bundle = await client.GetStringAsync(new Uri(host.HttpBase, "/lab/peerjs.min.js"));
