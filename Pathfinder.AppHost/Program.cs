@@ -37,7 +37,9 @@ else
     // (containers only) with the plugin provisioned — never part of a deployment.
     signaling.WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
         // Behind Aspire's proxy every browser shares one client IP: no per-IP socket cap in the dev environment.
-        .WithEnvironment("MAX_CONNECTIONS_PER_PEER", "0");
+        .WithEnvironment("MAX_CONNECTIONS_PER_PEER", "0")
+        // The session lab (on in Development): a live session and a self-test through the replicas behind the proxy.
+        .WithUrlForEndpoint("http", endpoint => new ResourceUrlAnnotation { Url = endpoint.Url + "/lab", DisplayText = "Session lab" });
     var plugin = builder.AddPathfinderPluginDevBuild();
     if (containers.Usable)
     {

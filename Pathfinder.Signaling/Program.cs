@@ -1,6 +1,7 @@
 using Pathfinder.Signaling;
 using Pathfinder.Signaling.Configuration;
 using Pathfinder.Signaling.Hosting;
+using Pathfinder.Signaling.Lab;
 using Pathfinder.Signaling.Telemetry;
 using Pathfinder.Signaling.Transport;
 
@@ -21,6 +22,7 @@ try
     var app = builder.Build();
     app.MapDefaultEndpoints();
     app.MapPeerJs();
+    app.MapLab(); // the session lab at /lab: on in Development, Signaling:Lab elsewhere
     app.ShowStartupBanner();
     app.Run();
     return 0;

@@ -23,6 +23,12 @@ public static class SignalingExtensions
     {
         var loaded = builder.AddSignalingSettings();
         var settings = loaded.Options;
+        if (settings.Lab == true && !Lab.LabAssets.Built)
+        {
+            throw new SignalingConfigurationException(
+                $"{SeedEnvironmentVariables.NameOf(builder.Configuration, nameof(settings.Lab))} is on, but this build has no session lab (it was built with -p:PathfinderLab=false)");
+        }
+
         builder.ConfigureListening(loaded).ConfigureLogFormat().UseSignalingSockets(settings);
 
         var services = builder.Services;

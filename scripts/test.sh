@@ -11,6 +11,7 @@ command -v dotnet >/dev/null || missing+=("dotnet (the .NET 10 SDK)")
 command -v redis-server >/dev/null || missing+=("redis-server (apt-get install -y redis-server)")
 [ -x /usr/bin/chromium ] || missing+=("/usr/bin/chromium (apt-get install -y chromium)")
 command -v ip >/dev/null || missing+=("ip (apt-get install -y iproute2)")
+command -v npm >/dev/null || missing+=("npm (apt-get install -y npm): the browser tests' peerjs client and the session lab's, bundled by the build")
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'scripts/test.sh: missing %s\n' "${missing[@]}" >&2
   echo "0 passed, 1 failed"

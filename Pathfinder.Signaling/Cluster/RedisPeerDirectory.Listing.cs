@@ -42,4 +42,18 @@ public sealed partial class RedisPeerDirectory
             return false;
         }
     }
+
+    public async ValueTask<string?> ReplicaOfAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The lease is "{replica}\n{token}\n{connectionId}": only the replica leaves this method.
+            var lease = (string?)await Db.StringGetAsync(_keys.Peer(id));
+            return lease?.Split('\n', 2)[0];
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return null;
+        }
+    }
 }

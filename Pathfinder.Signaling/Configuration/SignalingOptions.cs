@@ -193,6 +193,16 @@ public sealed class SignalingOptions
     /// <summary>Kestrel's socket transport runs socket completions inline (no thread hop per message).</summary>
     public bool InlineScheduling { get; set; } = true;
 
+    /// <summary>
+    /// The session lab at <c>/lab</c> (a live session with the real peerjs client, and a self-test); unset = on in
+    /// Development, off elsewhere.
+    /// </summary>
+    [EnvironmentVariable("LAB_ENABLED")]
+    public bool? Lab { get; set; }
+
+    /// <summary>Whether the session lab is served in this environment.</summary>
+    public bool LabOn(IHostEnvironment environment) => Lab ?? environment.IsDevelopment();
+
     /// <summary>Whether rate limiting is on in this environment.</summary>
     public bool RateLimitingOn(IHostEnvironment environment) => RateLimitEnabled ?? !environment.IsDevelopment();
 

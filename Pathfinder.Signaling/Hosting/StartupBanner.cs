@@ -32,11 +32,16 @@ public static class StartupBanner
             .Select(address => Displayable(address) + options.NormalizedPath)
             .ToList();
         var status = Status(app, options);
+        var labs = options.LabOn(app.Environment) && Lab.LabAssets.Built
+            ? (app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
+                .Select(address => Lab.LabEndpoints.UrlUnder(Displayable(address)))
+                .ToList()
+            : [];
 
         var format = app.Services.GetRequiredService<IOptionsMonitor<ConsoleLoggerOptions>>().CurrentValue.FormatterName;
         if (string.IsNullOrEmpty(format) || format == ConsoleFormatterNames.Simple)
         {
-            Console.Out.Write(Box(urls, status));
+            Console.Out.Write(Box(urls, status, labs));
             Console.Out.Flush();
         }
         else
@@ -44,6 +49,11 @@ public static class StartupBanner
             foreach (var url in urls)
             {
                 Log.Listening(logger, url, app.Environment.EnvironmentName);
+            }
+
+            foreach (var lab in labs)
+            {
+                Log.LabServed(logger, lab);
             }
         }
 
@@ -73,12 +83,13 @@ public static class StartupBanner
         }
     }
 
-    /// <summary>The box, e.g. for <c>http://localhost:9000/pathfinder</c>.</summary>
-    public static string Box(IReadOnlyList<string> urls, string status)
+    /// <summary>The box, e.g. for <c>http://localhost:9000/pathfinder</c> (and the session lab's URLs when it is on).</summary>
+    public static string Box(IReadOnlyList<string> urls, string status, IReadOnlyList<string>? labs = null)
     {
         var lines = new List<string> { Name, string.Empty };
         lines.AddRange(urls.Select(url => "URL:    " + url));
         lines.AddRange(urls.Select(url => "Socket: " + url.Replace("http", "ws", StringComparison.Ordinal) + "/peerjs"));
+        lines.AddRange((labs ?? []).Select(url => "Lab:    " + url));
         lines.Add("Status: " + status);
         var width = lines.Max(l => l.Length) + 4;
         var box = new StringBuilder();

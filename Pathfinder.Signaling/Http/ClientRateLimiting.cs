@@ -35,7 +35,9 @@ public static class ClientRateLimiting
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             limiter.GlobalLimiter = byClient.WithTranslatedKey<HttpContext>(
-                context => context.Request.Path.StartsWithSegments(apiPath) ? grouping.KeyOf(context) : Unlimited,
+                context => context.Request.Path.StartsWithSegments(apiPath) || context.Request.Path.StartsWithSegments(Lab.LabEndpoints.ReplicaLookup)
+                    ? grouping.KeyOf(context)
+                    : Unlimited,
                 leaveOpen: true);
             limiter.OnRejected = OnRejectedAsync;
         });

@@ -31,6 +31,12 @@ public interface IPeerDirectory
     ValueTask<bool> IsRegisteredAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The replica holding a peer id registered on another replica (null: unknown or not registered). A single replica
+    /// has no other: callers look in the local table first.
+    /// </summary>
+    ValueTask<string?> ReplicaOfAsync(string id, CancellationToken cancellationToken) => ValueTask.FromResult<string?>(null);
+
+    /// <summary>
     /// Removes every offline queue older than the expire timeout and returns the senders to tell, one per
     /// (destination, sender) pair. Each expired queue is returned by exactly one caller.
     /// </summary>

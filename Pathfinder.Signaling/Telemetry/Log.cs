@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(23, LogLevel.Information, "[PeerJS] Pathfinder Signaling listening on {Url} ({Environment})")]
     public static partial void Listening(ILogger logger, string url, string environment);
 
+    [LoggerMessage(280, LogLevel.Information, "Session lab at {Url} (Signaling:Lab; off by default outside Development)")]
+    public static partial void LabServed(ILogger logger, string url);
+
     [LoggerMessage(25, LogLevel.Information, "Open-file limit {Limit} ({InUse} in use at start): up to {Peers} peers, {Connections} connections")]
     public static partial void OpenFileCaps(ILogger logger, long limit, int inUse, int peers, string connections);
 

@@ -40,6 +40,27 @@ public sealed class RunningAppHostTests(RunningAppHost host, Pathfinder.Browser.
         Assert.Equal("and back", (await attendee.WaitMessageAsync(0)).Data);
     }
 
+    [Fact]
+    public async Task The_dashboard_links_the_session_lab_and_its_self_test_passes_through_the_proxy()
+    {
+        // The link the dashboard shows on the signaling replicas (URLs are published once endpoints are allocated).
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var replica = await host.App.ResourceNotifications.WaitForResourceAsync("signaling", e => IsLabLink(e.Snapshot.Urls), wait.Token);
+        var links = replica.Snapshot.Urls.Where(u => IsLabLink([u])).Select(u => u.Url).ToList();
+        Assert.All(links, link => Assert.Equal(new Uri(host.Proxy, "/lab"), new Uri(link)));
+
+        // What an operator does behind a proxy: open the lab through it and run the self-test.
+        await using var lab = await Pathfinder.Browser.Tests.LabPage.OpenAsync(browser, host.Proxy, "lab via the proxy", output);
+        await lab.ClickAsync("selftest");
+        var result = (await lab.WaitForAsync("s.selfTest && s.selfTest.steps", "the self-test's result")).GetProperty("selfTest");
+        output.WriteLine(result.ToString());
+        Assert.True(result.GetProperty("pass").GetBoolean(), result.ToString());
+        Assert.NotEqual(JsonValueKind.Null, result.GetProperty("replicas").GetProperty("presenter").ValueKind);
+    }
+
+    private static bool IsLabLink(IEnumerable<UrlSnapshot> urls) =>
+        urls.Any(u => u.DisplayProperties.DisplayName == "Session lab");
+
     private const string OfferPayload = """{"sdp":{"type":"offer","sdp":"v=0"},"type":"data","connectionId":"dc_1","label":"dc_1"}""";
     private const string AnswerPayload = """{"sdp":{"type":"answer","sdp":"v=0"},"type":"data","connectionId":"dc_1"}""";
 

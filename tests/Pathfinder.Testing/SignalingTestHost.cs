@@ -71,6 +71,7 @@ public sealed class SignalingTestHost : IAsyncDisposable
         var app = builder.Build();
         app.MapDefaultEndpoints();
         app.MapPeerJs();
+        Lab.LabEndpoints.MapLab(app);
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         var address = new Uri(app.Urls.First());
