@@ -62,4 +62,8 @@ internal static partial class Log
 
     [LoggerMessage(202, LogLevel.Warning, "Closing {PeerId} (1008): {Refused} messages in a row over its relay rate ({MessagesPerSecond} messages/s, burst {MessageBurst}; {BytesPerSecond} bytes/s, burst {ByteBurst})")]
     public static partial void RelayRateExceeded(ILogger logger, string peerId, int refused, long messagesPerSecond, long messageBurst, long bytesPerSecond, long byteBurst);
+
+    // The framing comparison (issue 15): 340-349.
+    [LoggerMessage(340, LogLevel.Warning, "Sockets run on .NET's WebSocket instead of the service's own framing ({Variable}=platform): a bench comparison, not for production")]
+    public static partial void PlatformFraming(ILogger logger, string variable);
 }
