@@ -8,7 +8,9 @@ namespace Pathfinder.GrafanaDev;
 /// <summary>
 /// The dev build of a grafana-pathfinder-app checkout: <c>npm ci</c> (plugin-dev-install), then
 /// <c>npm run dev</c> in watch mode (plugin-dev, healthy once dist/ is complete), and the Go backend
-/// (plugin-dev-backend, <c>mage -v build:linux…</c>) when Go and mage are installed.
+/// (plugin-dev-backend, <c>mage -v build:linux…</c>) when Go and mage are installed. What the checkout needs from
+/// this machine (Node per .nvmrc, Go and mage) and a failing <c>npm ci</c> are said on the console
+/// (<see cref="PluginToolchain"/>, <see cref="PluginInstallWatch"/>).
 /// </summary>
 public sealed class PluginDevBuild
 {
@@ -76,7 +78,10 @@ public sealed class PluginDevBuild
                 $"Pathfinder:PluginDir is '{configured}', but {checkout} has no package.json: point it at a grafana-pathfinder-app checkout.");
         }
 
-        var (hasBackend, executable) = ReadPluginJson(checkout);
+        var searchPath = ExecutableLocator.SearchPath(builder.Configuration);
+        var nodeMajor = PluginToolchain.CheckNode(checkout, searchPath, notes);
+        var (backendEvidence, executable) = ReadBackend(checkout);
+        var hasBackend = backendEvidence is not null;
         var dist = Path.Combine(checkout, "dist");
         var backendBinary = BackendBinaryName(executable);
         List<string> required = hasBackend ? ["plugin.json", "module.js", backendBinary] : ["plugin.json", "module.js"];
@@ -84,6 +89,12 @@ public sealed class PluginDevBuild
         var npm = OperatingSystem.IsWindows() ? "npm.cmd" : "npm";
         var name = GrafanaDevDefaults.PluginDevResourceName;
         var install = builder.AddExecutable($"{name}-install", npm, checkout, "ci", "--no-audit", "--no-fund");
+        builder.Services.AddHostedService(services => new PluginInstallWatch(
+            install.Resource.Name,
+            checkout,
+            nodeMajor,
+            services.GetRequiredService<ResourceNotificationService>(),
+            services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
 
         var healthKey = $"{name}_dist";
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
@@ -95,18 +106,17 @@ public sealed class PluginDevBuild
         IResourceBuilder<ExecutableResource>? backend = null;
         if (hasBackend)
         {
-            var mage = ExecutableLocator.Find("mage");
-            if (mage is not null && ExecutableLocator.Find("go") is not null)
+            var missing = PluginToolchain.MissingBackendTools(checkout, backendEvidence!, backendBinary, searchPath);
+            if (missing is null)
             {
+                var mage = ExecutableLocator.Find("mage", searchPath)!;
                 var target = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "build:linuxARM64" : "build:linux";
                 backend = builder.AddExecutable($"{name}-backend", mage, checkout, "-v", target);
                 notes.Info($"Plugin dev build from {checkout}: npm ci, npm run dev and mage -v {target}; Grafana waits for {string.Join(", ", required)} in dist/.");
             }
             else
             {
-                notes.Warn(
-                    $"Plugin dev build from {checkout}: Go or mage is not on PATH, so the backend is not built here; Grafana waits until " +
-                    $"dist/{backendBinary} exists (install Go and mage, or run `mage -v build:linux` in the checkout).");
+                notes.Warn(missing);
             }
         }
         else
@@ -117,28 +127,30 @@ public sealed class PluginDevBuild
         return new PluginDevBuild(checkout, dist, required, install, dev, backend);
     }
 
-    private static (bool Backend, string Executable) ReadPluginJson(string checkout)
+    /// <summary>
+    /// Whether the plugin has a Go backend, and what says so: src/plugin.json's <c>"backend": true</c>; without a
+    /// readable plugin.json, a Magefile.go or go.mod in the checkout.
+    /// </summary>
+    private static (string? Evidence, string Executable) ReadBackend(string checkout)
     {
-        var fallback = (true, $"gpx_{GrafanaDevDefaults.PluginId}");
+        var executable = $"gpx_{GrafanaDevDefaults.PluginId}";
         var path = Path.Combine(checkout, "src", "plugin.json");
-        if (!File.Exists(path))
-        {
-            return fallback;
-        }
-
         try
         {
             using var json = JsonDocument.Parse(File.ReadAllText(path));
             var root = json.RootElement;
+            if (root.TryGetProperty("executable", out var e) && e.ValueKind == JsonValueKind.String)
+            {
+                executable = e.GetString()!;
+            }
+
             var backend = root.TryGetProperty("backend", out var b) && b.ValueKind == JsonValueKind.True;
-            var executable = root.TryGetProperty("executable", out var e) && e.ValueKind == JsonValueKind.String
-                ? e.GetString()!
-                : fallback.Item2;
-            return (backend, executable);
+            return (backend ? "src/plugin.json \"backend\": true" : null, executable);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or IOException)
         {
-            return fallback;
+            var files = new[] { "Magefile.go", "go.mod" }.Where(f => File.Exists(Path.Combine(checkout, f))).ToList();
+            return (files.Count > 0 ? string.Join(", ", files) : null, executable);
         }
     }
 }

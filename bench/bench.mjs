@@ -88,6 +88,10 @@ const SERVERS = {
       return { procs: [child], pids: [child.pid], auxPids: [], key, urls: [`ws://127.0.0.1:${port}/pathfinder/peerjs`] };
     },
   },
+  // The framing comparison (issue 15): the same single replica with .NET's WebSocket instead of our RFC 6455 framing,
+  // over the fast path's pipes (pf1plat), or through the plain ASP.NET Core WebSocket middleware (pf1pipe).
+  pf1plat: singleReplica('Pathfinder, 1 replica, .NET WebSocket.CreateFromStream over the fast path', { PATHFINDER_BENCH_FRAMING: 'platform' }),
+  pf1pipe: singleReplica('Pathfinder, 1 replica, ASP.NET Core WebSocket middleware (no fast path)', { PATHFINDER_BENCH_FRAMING: 'platform', Signaling__UpgradeFastPath: 'false' }),
   pf2: {
     title: 'Pathfinder, 2 replicas + redis (every relay crosses Redis)',
     sameReplicaLatency: true,
@@ -104,6 +108,17 @@ const SERVERS = {
     },
   },
 };
+
+function singleReplica(title, extraEnv) {
+  return {
+    title,
+    async up(tag) {
+      const port = await freePort();
+      const { child, key } = await withFallback(() => startPathfinder(`pf1-${tag}`, port, extraEnv));
+      return { procs: [child], pids: [child.pid], auxPids: [], key, urls: [`ws://127.0.0.1:${port}/pathfinder/peerjs`] };
+    },
+  };
+}
 
 async function withFallback(fn) {
   try { return await fn(); } catch (e) {
@@ -255,7 +270,7 @@ async function main() {
       for (const [k, label] of rows) {
         const x = ratio(s, k);
         if (!Number.isFinite(x)) continue;
-        p(`  ${s.padEnd(4)} ${label.padEnd(28)} ${fmt(x, 2).padStart(6)}×  [${perRound(s, k).map((v) => fmt(v, 2)).join(', ')}]`);
+        p(`  ${s.padEnd(7)} ${label.padEnd(28)} ${fmt(x, 2).padStart(6)}×  [${perRound(s, k).map((v) => fmt(v, 2)).join(', ')}]`);
       }
     }
     const chk = (s, k, max, label) => {
@@ -266,6 +281,24 @@ async function main() {
       chk('pf1', 'relay.serverCpuUs', 0.5, '1 replica CPU per relayed message');
       chk('pf1', 'connectWarm.serverCpuUs', 0.5, '1 replica CPU per connect');
       chk('pf1', 'memory.perPeerKb', 1.0, '1 replica memory per connected peer');
+    }
+    // Per layer (issue 15 item 1): what our hand-written code saves against the platform, measured in the same run.
+    const layers = [['pf1', 'pf1plat', 'our RFC 6455 framing vs WebSocket.CreateFromStream on the fast path'],
+      ['pf1plat', 'pf1pipe', 'the upgrade fast path vs the ASP.NET Core WebSocket middleware (both .NET WebSocket)'],
+      ['pf1', 'pf1pipe', 'everything hand-written vs the plain platform']];
+    for (const [ours, platform, what] of layers.filter(([a, b]) => med[a] && med[b])) {
+      p();
+      p(`== Layer: ${what} — ${ours} ÷ ${platform} (keep when ≤ 0.85×; per-round ratios in brackets)`);
+      for (const [k, label] of rows.filter(([k]) => k === 'relay.serverCpuUs' || k === 'memory.perPeerKb' || k === 'connectWarm.serverCpuUs')) {
+        const rounds = [];
+        for (let r = 1; r <= O.rounds; r++) {
+          const a = results.find((x) => x.server === ours && x.round === r && !x.failed);
+          const b = results.find((x) => x.server === platform && x.round === r && !x.failed);
+          if (a && b) rounds.push(get(a, k) / get(b, k));
+        }
+        const x = med[ours][k] / med[platform][k];
+        p(`  ${label.padEnd(28)} ${fmt(x, 2).padStart(6)}×  [${rounds.map((v) => fmt(v, 2)).join(', ')}]  (${fmt(med[ours][k], 2)} vs ${fmt(med[platform][k], 2)})`);
+      }
     }
     if (med.pf2) chk('pf2', 'relay.serverCpuUs', 1.5, 'cross-replica CPU per relayed message (2 replicas + redis vs reference single node)');
   }

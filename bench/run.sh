@@ -5,7 +5,8 @@
 #   bash bench/run.sh --quick    # smoke run: 2 rounds, 1000 peers, 30k messages (~1.5 min)
 #
 # Other flags (passed to bench/bench.mjs): --rounds N, --peers N, --messages N, --latency-seconds S,
-# --latency-rate R, --settle-ms MS, --window W, --servers ref,pf1,pf2, --env Production|Development, --strict
+# --latency-rate R, --settle-ms MS, --window W, --servers ref,pf1,pf2 (also pf1plat, pf1pipe: the framing comparison
+# of issue 15, see docs/performance.md), --env Production|Development, --strict
 # (exit 3 when a target is missed), --pf-env NAME=VALUE (extra environment for the Pathfinder processes, for
 # experiments; repeatable, printed in the header), --no-build (reuse bench/.work/service).
 #

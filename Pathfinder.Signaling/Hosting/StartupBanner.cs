@@ -57,6 +57,11 @@ public static class StartupBanner
             }
         }
 
+        if (Transport.PlatformSocket.Chosen)
+        {
+            Log.PlatformFraming(logger, Transport.PlatformSocket.Variable);
+        }
+
         var (limit, inUse) = OpenFileLimit.Budget;
         if (limit is { } openFiles)
         {

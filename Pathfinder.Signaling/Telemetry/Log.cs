@@ -69,4 +69,8 @@ internal static partial class Log
     /// <summary>A new socket took a held id over (the same token, or with signed tokens any valid one); the old socket was told and closed.</summary>
     [LoggerMessage(260, LogLevel.Information, "[PeerJS] Id '{PeerId}' taken over by a new connection from {RemoteIp}")]
     public static partial void IdTakenOver(ILogger logger, string peerId, string remoteIp);
+
+    // The framing comparison (issue 15): 340-349.
+    [LoggerMessage(340, LogLevel.Warning, "Sockets run on .NET's WebSocket instead of the service's own framing ({Variable}=platform): a bench comparison, not for production")]
+    public static partial void PlatformFraming(ILogger logger, string variable);
 }

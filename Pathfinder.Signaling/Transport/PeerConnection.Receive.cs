@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net.WebSockets;
 using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
@@ -9,7 +10,9 @@ namespace Pathfinder.Signaling.Transport;
 public sealed partial class PeerConnection
 {
     /// <summary>Runs the connection until it closes: reads frames, hands messages to the router, then closes.</summary>
-    public async Task RunAsync()
+    public Task RunAsync() => _platform is null ? RunOwnAsync(_input!) : RunPlatformAsync(_platform);
+
+    private async Task RunOwnAsync(PipeReader input)
     {
         var frames = new WebSocketFrameReader(MaxMessageBytes);
         try
@@ -18,7 +21,7 @@ public sealed partial class PeerConnection
             {
                 // Idle peers hold no receive buffer.
                 frames.ReleaseIdleBuffers();
-                var result = await _input.ReadAsync();
+                var result = await input.ReadAsync();
                 var buffer = result.Buffer;
                 var stop = false;
                 var batch = _sends;
@@ -58,7 +61,7 @@ public sealed partial class PeerConnection
                     batch.Flush();
                 }
 
-                _input.AdvanceTo(buffer.Start, buffer.End);
+                input.AdvanceTo(buffer.Start, buffer.End);
                 if (stop || result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -86,8 +89,13 @@ public sealed partial class PeerConnection
         _receiveEnded = true;
         Close(DisconnectReason.ClientClose);
         await WaitForOutputAsync();
-        await _input.CompleteAsync();
-        await _output.CompleteAsync();
+        if (_input is not null && _output is not null)
+        {
+            await _input.CompleteAsync();
+            await _output.CompleteAsync();
+        }
+
+        _platform?.WebSocket.Dispose();
         _slot.Dispose();
         if (IsRegistered)
         {

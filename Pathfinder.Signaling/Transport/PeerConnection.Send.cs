@@ -141,12 +141,19 @@ public sealed partial class PeerConnection
     {
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
-            Drain();
+            if (_platform is null)
+            {
+                Drain(_output!);
+            }
+            else
+            {
+                _ = DrainPlatformAsync(_platform);
+            }
         }
     }
 
-    // Runs with _draining == 1: the only writer of _output.
-    private void Drain()
+    // Runs with _draining == 1: the only writer of the output.
+    private void Drain(PipeWriter output)
     {
         try
         {
@@ -163,7 +170,7 @@ public sealed partial class PeerConnection
                     {
                         while (queue.TryDequeue(out var frame))
                         {
-                            WebSocketFrameWriter.Write(_output, frame.Opcode, frame.Payload.Span);
+                            WebSocketFrameWriter.Write(output, frame.Opcode, frame.Payload.Span);
                             written += frame.Payload.Length;
                         }
 
@@ -174,7 +181,7 @@ public sealed partial class PeerConnection
                     // frames queued after the ping may precede it, which RFC 6455 allows for control frames.
                     if (_pongLength != NoPong)
                     {
-                        WebSocketFrameWriter.Write(_output, FrameOpcode.Pong, _pong.AsSpan(0, _pongLength));
+                        WebSocketFrameWriter.Write(output, FrameOpcode.Pong, _pong.AsSpan(0, _pongLength));
                         written += _pongLength;
                         _pongLength = NoPong;
                         wrote = true;
@@ -194,12 +201,12 @@ public sealed partial class PeerConnection
 
                 if (closeNow)
                 {
-                    WebSocketFrameWriter.WriteClose(_output, status, description);
+                    WebSocketFrameWriter.WriteClose(output, status, description);
                 }
 
                 if (wrote || closeNow)
                 {
-                    var flush = _output.FlushAsync();
+                    var flush = output.FlushAsync();
                     if (!flush.IsCompletedSuccessfully)
                     {
                         _ = DrainAfterFlushAsync(flush, closeNow, written);
@@ -251,7 +258,7 @@ public sealed partial class PeerConnection
             return;
         }
 
-        Drain();
+        Drain(_output!);
     }
 
     // The flush that took these bytes completed: they no longer count (unless the output is gone and all was reset).

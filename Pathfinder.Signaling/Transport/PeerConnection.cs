@@ -35,8 +35,9 @@ namespace Pathfinder.Signaling.Transport;
 /// </summary>
 public sealed partial class PeerConnection : IPeerConnection, IBatchedPeer
 {
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    private readonly PipeReader? _input;
+    private readonly PipeWriter? _output;
+    private readonly PlatformSocket? _platform;
     private readonly Action _abort;
     private readonly PeerConnectionServices _services;
     private readonly PeerRouter _router;
@@ -77,8 +78,9 @@ public sealed partial class PeerConnection : IPeerConnection, IBatchedPeer
     /// <param name="services">Shared by every connection.</param>
     public PeerConnection(AcceptedSocket socket, string id, string token, string remoteIp, ClientSocketLimiter.Slot slot, PeerConnectionServices services)
     {
-        _input = socket.Transport.Input;
-        _output = socket.Transport.Output;
+        _input = socket.Transport?.Input;
+        _output = socket.Transport?.Output;
+        _platform = socket.Platform;
         _abort = socket.Abort;
         Id = id;
         Token = token;

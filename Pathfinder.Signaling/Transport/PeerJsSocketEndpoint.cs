@@ -13,8 +13,12 @@ namespace Pathfinder.Signaling.Transport;
 /// </summary>
 public readonly record struct SocketRequest(string? Key, string? Id, string? Token, string RemoteIp, string Client);
 
-/// <summary>An accepted upgrade: the connection's byte pipes and how to tear the connection down.</summary>
-public readonly record struct AcceptedSocket(IDuplexPipe Transport, Action Abort);
+/// <summary>
+/// An accepted upgrade: the connection's byte pipes and how to tear the connection down; with
+/// <paramref name="Platform"/>, .NET's WebSocket runs the socket instead of our framing (the bench's comparison,
+/// <see cref="PlatformSocket"/>; then <paramref name="Transport"/> is null on the pipeline path).
+/// </summary>
+public readonly record struct AcceptedSocket(IDuplexPipe? Transport, Action Abort, PlatformSocket? Platform = null);
 
 /// <summary>
 /// The WebSocket endpoint <c>{path}/peerjs?key&amp;id&amp;token</c>. The upgrade always succeeds; problems are
@@ -83,6 +87,12 @@ public sealed class PeerJsSocketEndpoint(
     // protocol allows and which keeps per-connection memory small. No subprotocol is selected either.
     private static async ValueTask<AcceptedSocket> AcceptAsync(HttpContext context)
     {
+        if (PlatformSocket.Chosen)
+        {
+            var accepted = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.Zero });
+            return new AcceptedSocket(null, context.Abort, PlatformSocket.Accepted(accepted));
+        }
+
         Stream stream;
         if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
         {

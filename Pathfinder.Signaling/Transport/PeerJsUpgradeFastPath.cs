@@ -153,7 +153,8 @@ public sealed class PeerJsUpgradeFastPath
         WriteSwitchingProtocols(output, request.WebSocketKey);
         return await _endpoint.OpenAsync(
             new SocketRequest(request.Key, request.Id, request.Token, remoteIp, client),
-            new AcceptedSocket(connection.Transport, connection.Abort),
+            new AcceptedSocket(
+                connection.Transport, connection.Abort, PlatformSocket.Chosen ? PlatformSocket.OverPipes(connection.Transport) : null),
             connection.ConnectionClosed);
     }
 

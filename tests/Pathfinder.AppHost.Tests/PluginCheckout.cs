@@ -16,5 +16,8 @@ public sealed class PluginCheckout : IDisposable
 
     public string Dist => Path.Combine(Root, "dist");
 
+    /// <summary>Writes a file into the checkout (e.g. ".nvmrc", "go.mod").</summary>
+    public void Write(string relativePath, string text) => File.WriteAllText(Path.Combine(Root, relativePath), text);
+
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }
