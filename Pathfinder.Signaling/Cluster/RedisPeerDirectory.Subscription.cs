@@ -16,7 +16,7 @@ public sealed partial class RedisPeerDirectory
     public async Task SubscribeAsync(CancellationToken cancellationToken)
     {
         var subscriber = _redis.GetSubscriber();
-        var channel = _keys.Replica(ReplicaId);
+        var channel = _keys.Replica(ReplicaId, IsCluster);
         while (_subscription is null)
         {
             if (_redis.IsConnected)

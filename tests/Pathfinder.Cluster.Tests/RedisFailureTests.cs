@@ -227,7 +227,7 @@ public sealed class RedisFailureTests
         await using var secondCleanup = second;
         var secondOpened = await second.ReceiveAsync() == """{"type":"OPEN"}""";
         using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        var leaseKey = $"{cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix}:peer:{held}";
+        var leaseKey = $"{cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix}:peer:{{{held}}}";
         Assert.True(await WaitUntilAsync(async () =>
         {
             var holderOpen = await IsOpenAsync(holder);
