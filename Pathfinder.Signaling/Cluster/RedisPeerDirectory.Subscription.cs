@@ -26,6 +26,9 @@ public sealed partial class RedisPeerDirectory
                     var queue = await subscriber.SubscribeAsync(channel);
                     _ = PumpAsync(queue);
                     _subscription = queue;
+                    ClusterLog.Topology(_logger, ReplicaId, IsCluster
+                        ? "a Redis Cluster (scripts per hash slot, sharded pub/sub)"
+                        : "one Redis primary (classic pub/sub)");
                     return;
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)

@@ -71,25 +71,31 @@ public sealed class RedisClusterServer : IAsyncDisposable
         }
     }
 
-    /// <summary>The port of the primary that serves <paramref name="slot"/>, per the node on <paramref name="askPort"/>.</summary>
-    public static async Task<int> PrimaryOfSlotAsync(int askPort, int slot)
+    /// <summary>The primaries and their slot ranges, per the node on <paramref name="askPort"/> (CLUSTER SLOTS).</summary>
+    public static async Task<IReadOnlyList<(int Start, int End, int Port)>> SlotMapAsync(int askPort)
     {
         var shards = await RunCliAsync(["-p", askPort.ToString(CultureInfo.InvariantCulture), "cluster", "slots"]);
-        // redis-cli prints nested arrays one value a line: start, end, then host, port, id per node (primary first).
+        // redis-cli prints the nested arrays one value a line: start, end, then host, port, id per node (primary first).
         var lines = shards.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var map = new List<(int, int, int)>();
         for (var i = 0; i + 3 < lines.Length; i++)
         {
             if (int.TryParse(lines[i], CultureInfo.InvariantCulture, out var start)
                 && int.TryParse(lines[i + 1], CultureInfo.InvariantCulture, out var end)
                 && lines[i + 2] == "127.0.0.1"
-                && start <= slot && slot <= end)
+                && int.TryParse(lines[i + 3], CultureInfo.InvariantCulture, out var port))
             {
-                return int.Parse(lines[i + 3], CultureInfo.InvariantCulture);
+                map.Add((start, end, port));
+                i += 3;
             }
         }
 
-        throw new InvalidOperationException($"no primary serves slot {slot}: {shards}");
+        return map;
     }
+
+    /// <summary>The port of the primary that serves <paramref name="slot"/>, per the node on <paramref name="askPort"/>.</summary>
+    public static async Task<int> PrimaryOfSlotAsync(int askPort, int slot) =>
+        (await SlotMapAsync(askPort)).Where(r => r.Start <= slot && slot <= r.End).Select(r => r.Port).DefaultIfEmpty(-1).First();
 
     /// <summary>The slot of a key, as the cluster computes it (CRC16 of the hash tag or key, mod 16384).</summary>
     public static int SlotOf(string key) => HashSlot(key);
