@@ -9,8 +9,8 @@ public sealed class Backends : IAsyncLifetime
 {
     private static readonly Dictionary<string, (Func<Task<(string Connection, IAsyncDisposable Server)>> Start, int[] Replicas)> Servers = new()
     {
-        ["redis"] = (async () => await RedisServer.StartAsync() is var s ? (s.ConnectionString, s) : default, [2, 3]),
-        ["redis-cluster"] = (async () => await RedisClusterServer.StartAsync(primaries: 3, replicasPerPrimary: 1) is var c ? (c.ConnectionString, c) : default, [3]),
+        ["redis"] = (async () => Started(await RedisServer.StartAsync(), s => s.ConnectionString), [2, 3]),
+        ["redis-cluster"] = (async () => Started(await RedisClusterServer.StartAsync(primaries: 3, replicasPerPrimary: 1), c => c.ConnectionString), [3]),
     };
 
     private readonly Dictionary<string, Task<(string Connection, IAsyncDisposable Server)>> _started = [];
@@ -54,6 +54,9 @@ public sealed class Backends : IAsyncLifetime
 
         return await ClusterUnderTest.StartAsync(count, (await server).Connection, settings);
     }
+
+    private static (string, IAsyncDisposable) Started<T>(T server, Func<T, string> connection)
+        where T : IAsyncDisposable => (connection(server), server);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
