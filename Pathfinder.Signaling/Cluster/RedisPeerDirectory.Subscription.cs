@@ -16,11 +16,12 @@ public sealed partial class RedisPeerDirectory
     public async Task SubscribeAsync(CancellationToken cancellationToken)
     {
         var subscriber = _redis.GetSubscriber();
-        var channel = _keys.Replica(ReplicaId, IsCluster);
         while (_subscription is null)
         {
             if (_redis.IsConnected)
             {
+                // Sharded or classic is known once a server answered: decided here, not before Redis is reachable.
+                var channel = _keys.Replica(ReplicaId, IsCluster);
                 try
                 {
                     var queue = await subscriber.SubscribeAsync(channel);
