@@ -144,9 +144,21 @@ public sealed partial class RedisPeerDirectory
         var queueable = absent.Where(k => remote[k].Message.Type.IsQueueable()).ToList();
         var fits = new bool[remote.Count];
 
+        // A message its destination's queue cannot take reserves nothing (as on one primary, where the queue's limit
+        // is checked first): the queues' lengths, then this call's own earlier messages, say which.
+        var lengths = queueable.Select(k => remote[k].Message.Dst).Distinct(StringComparer.Ordinal)
+            .Select(dst => (dst, db.ListLengthAsync(_keys.Queue(dst)))).ToList();
+        var held = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (dst, length) in lengths)
+        {
+            held[dst] = await length;
+        }
+
+        var candidates = queueable.Where(k => held[remote[k].Message.Dst]++ < _settings.OfflineQueuePerPeer).ToList();
+
         // The sender's share first (its slot), then the total's, each one single-key script; every refused message
         // still goes to its slot, where the told set decides between telling the sender now (3) and once more (4).
-        var bySender = queueable.GroupBy(k => remote[k].Message.Src, StringComparer.Ordinal)
+        var bySender = candidates.GroupBy(k => remote[k].Message.Src, StringComparer.Ordinal)
             .Select(g => (Members: g.ToList(), Call: Reserve(db, _keys.Sender(g.Key), _settings.OfflineQueuePerSender, _settings.OfflineQueuePerSenderBytes, g, remote)))
             .ToList();
         foreach (var (members, call) in bySender)
@@ -158,7 +170,7 @@ public sealed partial class RedisPeerDirectory
             }
         }
 
-        var senderFits = queueable.Where(k => fits[k]).ToList();
+        var senderFits = candidates.Where(k => fits[k]).ToList();
         if (senderFits.Count > 0)
         {
             var granted = (RedisResult[])(await Reserve(db, _keys.OfflineTotals, _settings.OfflineQueueTotalMessages, _settings.OfflineQueueTotalBytes, senderFits, remote))!;

@@ -34,6 +34,21 @@ public sealed class Backends : IAsyncLifetime
         }
     }
 
+    /// <summary>One target per Redis backend (its largest replica count), for tests of what Redis holds.</summary>
+    public static TheoryData<string> RedisTargets
+    {
+        get
+        {
+            var targets = new TheoryData<string>();
+            foreach (var (name, (_, replicas)) in Servers)
+            {
+                targets.Add($"{name}/{replicas.Max()}");
+            }
+
+            return targets;
+        }
+    }
+
     /// <summary>Starts the replicas of <paramref name="target"/> (<c>backend/replicas</c>) on a fresh key prefix.</summary>
     public async Task<ClusterUnderTest> StartAsync(string target, IDictionary<string, string?>? settings = null)
     {
