@@ -21,14 +21,15 @@ public static class RedisBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(containers);
         var notes = StartupNotes.For(builder);
+        string? Find(string program) => ExecutableLocator.Find(program, ExecutableLocator.SearchPath(builder.Configuration));
         // A published deployment (azd) always runs the Redis container, whatever this machine has.
         var backend = builder.ExecutionContext.IsPublishMode
             ? new RedisBackend(RedisBackendKind.Container, "publish mode")
             : RedisBackend.Choose(
             builder.Configuration,
             containers,
-            ExecutableLocator.Find,
-            () => GarnetLaunch.Locate(builder.Configuration, builder.AppHostDirectory, ExecutableLocator.Find));
+            Find,
+            () => GarnetLaunch.Locate(builder.Configuration, builder.AppHostDirectory, Find));
         var grafana = containers.Usable ? "Grafana runs as a container" : "Grafana is not started (no containers)";
         var force = $"{RedisBackend.ConfigKey} = {string.Join(" | ", RedisBackend.Modes)} forces a backend.";
         switch (backend.Kind)

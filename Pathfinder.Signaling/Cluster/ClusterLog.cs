@@ -1,6 +1,6 @@
 namespace Pathfinder.Signaling.Cluster;
 
-/// <summary>Log events of the Redis backplane, with stable event ids (100+; 220-239 for the abuse limits).</summary>
+/// <summary>Log events of the Redis backplane, with stable event ids (100+; 220-239 for the abuse limits; 300-319 for Redis Cluster).</summary>
 internal static partial class ClusterLog
 {
     [LoggerMessage(100, LogLevel.Information, "Backplane: replica {ReplicaId} uses Redis (key prefix '{Prefix}', lease {LeaseMs} ms)")]
@@ -38,6 +38,12 @@ internal static partial class ClusterLog
 
     [LoggerMessage(110, LogLevel.Information, "Backplane: Redis connection restored; re-registering local peers")]
     public static partial void ConnectionRestored(ILogger logger);
+
+    [LoggerMessage(300, LogLevel.Information, "Backplane: replica {ReplicaId} is subscribed on {Topology}")]
+    public static partial void Topology(ILogger logger, string replicaId, string topology);
+
+    [LoggerMessage(301, LogLevel.Warning, "Backplane: a Redis Cluster node was lost; refreshing the cluster's topology until a replica takes over its slots")]
+    public static partial void TopologyRefresh(ILogger logger);
 
     [LoggerMessage(111, LogLevel.Error, "Backplane: delivering a message from another replica failed")]
     public static partial void DeliveryFailed(ILogger logger, Exception exception);

@@ -53,9 +53,11 @@ public sealed partial class RedisPeerDirectory
             try
             {
                 result = await Db.ScriptEvaluateAsync(
-                    RedisScripts.Claim,
-                    [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id), _keys.OfflineTotals],
-                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _keys.SenderPrefix, _settings.SignedTokensOn ? "1" : "0"]);
+                    ClaimScripts.Claim,
+                    IsCluster
+                        ? [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Due(RedisKeys.SlotOf(peer.Id)), _keys.Told(peer.Id)]
+                        : [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id), _keys.OfflineTotals],
+                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _keys.SenderPrefix, IsCluster ? "0" : "1", _settings.SignedTokensOn ? "1" : "0"]);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
             {
@@ -84,7 +86,8 @@ public sealed partial class RedisPeerDirectory
             }
 
             var previous = (string?)parts[1];
-            var queued = ((RedisResult[])parts[2]!).Select(e => FrameOf((byte[])e!)).ToList();
+            var entries = ((RedisResult[])parts[2]!).Select(e => (byte[])e!).ToList();
+            var queued = entries.Select(FrameOf).ToList();
             IPeerConnection? superseded;
             lock (_slots)
             {
@@ -98,6 +101,10 @@ public sealed partial class RedisPeerDirectory
             }
 
             _metrics.OfflineDelivered(queued.Count);
+            if (IsCluster && entries.Count > 0)
+            {
+                await GiveBackEntriesAsync(entries);
+            }
 
             if (!string.IsNullOrEmpty(previous))
             {
@@ -136,7 +143,7 @@ public sealed partial class RedisPeerDirectory
         try
         {
             // No reservation: the socket was refused, its token never held the id.
-            _ = Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), 0, RedisValue.EmptyString], CommandFlags.FireAndForget);
+            _ = Db.ScriptEvaluateAsync(ClaimScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), 0, RedisValue.EmptyString], CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -161,7 +168,7 @@ public sealed partial class RedisPeerDirectory
 
         try
         {
-            await _redis.GetSubscriber().PublishAsync(_keys.Replica(parts[0]), data);
+            await _redis.GetSubscriber().PublishAsync(_keys.Replica(parts[0], IsCluster), data);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -180,7 +187,7 @@ public sealed partial class RedisPeerDirectory
         try
         {
             // With IdReservation the id stays reserved for this token (cluster-wide, Redis' clock) instead of freed.
-            await Db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), _settings.IdReservation, ReservedValueOf(peer)]);
+            await Db.ScriptEvaluateAsync(ClaimScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), _settings.IdReservation, ReservedValueOf(peer)]);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -195,7 +202,10 @@ public sealed partial class RedisPeerDirectory
     public async Task<IReadOnlyList<IPeerConnection>> RenewLeasesAsync(CancellationToken cancellationToken)
     {
         var lost = new List<IPeerConnection>();
-        foreach (var batch in _local.Connections.Chunk(200))
+        var batches = IsCluster
+            ? _local.Connections.GroupBy(p => RedisKeys.SlotOf(p.Id)).SelectMany(slot => slot.Chunk(200))
+            : _local.Connections.Chunk(200);
+        foreach (var batch in batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var keys = batch.Select(p => _keys.Peer(p.Id)).ToArray();
@@ -206,7 +216,7 @@ public sealed partial class RedisPeerDirectory
                 values[i + 1] = ValueOf(batch[i]);
             }
 
-            var result = await Db.ScriptEvaluateAsync(RedisScripts.Renew, keys, values);
+            var result = await Db.ScriptEvaluateAsync(ClaimScripts.Renew, keys, values);
             foreach (RedisResult index in (RedisResult[])result!)
             {
                 lost.Add(batch[(int)index - 1]);
@@ -214,85 +224,5 @@ public sealed partial class RedisPeerDirectory
         }
 
         return lost;
-    }
-
-    /// <summary>
-    /// A claim in flight on this replica. Messages published to us for the id before the claim finished are held
-    /// here and handed over after OPEN and the queued messages, so the order OPEN → queued → live always holds.
-    /// </summary>
-    private sealed class PendingClaim(IPeerConnection peer)
-    {
-        private readonly Lock _gate = new();
-        private List<Outbound>? _held = [];
-        private bool _abandoned;
-
-        /// <summary>
-        /// Holds a message until the claim completes; false once the claim was abandoned. Once it has completed, the
-        /// message is sent at once, or left to <paramref name="batch"/>.
-        /// </summary>
-        public bool TryHold(Outbound message, SendBatch batch)
-        {
-            lock (_gate)
-            {
-                if (_abandoned)
-                {
-                    return false;
-                }
-
-                if (_held is null)
-                {
-                    return peer.TrySend(message.Frame, batch);
-                }
-
-                _held.Add(message);
-                return true;
-            }
-        }
-
-        /// <summary>The claim failed: returns what was held, to be routed to the real holder.</summary>
-        public List<Outbound> Abandon()
-        {
-            lock (_gate)
-            {
-                _abandoned = true;
-                var held = _held ?? [];
-                _held = null;
-                return held;
-            }
-        }
-
-        public IPeerConnection? Activate(LocalPeerTable table, IEnumerable<byte[]> queued)
-        {
-            // Batched: OPEN leaves once the peer is in the table, so a client that has OPEN is registered here.
-            var batch = new SendBatch();
-            try
-            {
-                return ActivateBatched(table, queued, batch);
-            }
-            finally
-            {
-                batch.Flush();
-            }
-        }
-
-        private IPeerConnection? ActivateBatched(LocalPeerTable table, IEnumerable<byte[]> queued, SendBatch batch)
-        {
-            lock (_gate)
-            {
-                peer.TrySend(ServerMessages.Open, batch);
-                foreach (var frame in queued)
-                {
-                    peer.TrySend(frame, batch);
-                }
-
-                foreach (var message in _held!)
-                {
-                    peer.TrySend(message.Frame, batch);
-                }
-
-                _held = null;
-                return table.Set(peer);
-            }
-        }
     }
 }

@@ -2,22 +2,30 @@ using StackExchange.Redis;
 
 namespace Pathfinder.Signaling.Cluster;
 
-/// <summary>Listing: the peer list across every replica's leases, and whether an id is registered anywhere.</summary>
+/// <summary>Listing: the peer list across every replica's leases (a scan of every primary: no index key), and whether an id is registered anywhere.</summary>
 public sealed partial class RedisPeerDirectory
 {
     public async ValueTask<IReadOnlyList<string>> GetPeerIdsAsync(CancellationToken cancellationToken)
     {
         try
         {
-            var server = _redis.GetServers().FirstOrDefault(s => s.IsConnected && !s.IsReplica)
-                ?? throw new TimeoutException("no connected Redis primary");
-            var ids = new List<string>();
-            await foreach (var key in server.KeysAsync(pattern: _keys.PeerPattern, pageSize: 1000).WithCancellation(cancellationToken))
+            // Every primary holds the leases of its slots (one primary: all of them); replicas hold copies.
+            var primaries = _redis.GetServers().Where(s => s.IsConnected && !s.IsReplica).ToList();
+            if (primaries.Count == 0)
             {
-                ids.Add(((string)key!)[_keys.PeerKeyPrefixLength..]);
+                throw new TimeoutException("no connected Redis primary");
             }
 
-            return ids;
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var server in primaries)
+            {
+                await foreach (var key in server.KeysAsync(pattern: _keys.PeerPattern, pageSize: 1000).WithCancellation(cancellationToken))
+                {
+                    ids.Add(_keys.IdOfPeerKey((string)key!));
+                }
+            }
+
+            return [.. ids];
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -47,9 +55,10 @@ public sealed partial class RedisPeerDirectory
     {
         try
         {
-            // The lease is "{replica}\n{token}\n{connectionId}": only the replica leaves this method.
+            // The lease is "{replica}\n{token}\n{connectionId}": only the replica leaves this method. A reserved id
+            // ("\n{token}\n", IdReservation) is on no replica.
             var lease = (string?)await Db.StringGetAsync(_keys.Peer(id));
-            return lease?.Split('\n', 2)[0];
+            return lease?.Split('\n', 2)[0] is { Length: > 0 } replica ? replica : null;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {

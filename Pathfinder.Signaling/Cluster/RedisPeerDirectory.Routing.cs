@@ -5,7 +5,11 @@ using StackExchange.Redis;
 
 namespace Pathfinder.Signaling.Cluster;
 
-/// <summary>Routing and publish batching: messages for other replicas (or offline ids) go through the route outbox, one route script call at a time, one bundled PUBLISH per replica per call.</summary>
+/// <summary>
+/// Routing and publish batching: messages for other replicas (or offline ids) go through the route outbox, one route
+/// script call at a time, one bundled PUBLISH per replica per call (on one primary; a Redis Cluster routes per slot, see
+/// RedisPeerDirectory.SlotRouting.cs).
+/// </summary>
 public sealed partial class RedisPeerDirectory
 {
     /// <summary>Messages per route script call (a batch larger than this is split into pipelined calls).</summary>
@@ -61,7 +65,8 @@ public sealed partial class RedisPeerDirectory
         try
         {
             var here = new bool[batch.Count];
-            var calls = new List<(int First, int End, Task<RedisResult>? Call)>();
+            var calls = new List<(int First, int End, int Remote, Task<RedisResult>? Call)>();
+            var cluster = IsCluster;
             var sends = new SendBatch(); // one call's deliveries here leave together, one flush per peer
             var deadline = _time.GetUtcNow().ToUnixTimeMilliseconds() + _settings.ExpireTimeout;
             for (var first = 0; first < batch.Count;)
@@ -82,17 +87,20 @@ public sealed partial class RedisPeerDirectory
                     end++;
                 }
 
-                calls.Add((first, end, remote == 0 ? null : RouteManyAsync(batch, here, first, end, remote, deadline)));
+                // One primary: every call is sent before the first answer is read. A cluster's calls run one after
+                // the other (each is several round trips), so a destination's messages keep their order across calls.
+                calls.Add((first, end, remote, remote == 0 || cluster ? null : RouteManyAsync(batch, here, first, end, remote, deadline)));
                 first = end;
             }
 
-            foreach (var (first, end, call) in calls)
+            foreach (var (first, end, remote, pipelined) in calls)
             {
                 RedisResult[]? codes = null;
-                if (call is not null)
+                if (remote > 0)
                 {
                     try
                     {
+                        var call = pipelined ?? RouteSlotsAsync(batch, here, first, end, deadline);
                         codes = (RedisResult[])(await call)!;
                     }
                     catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or InvalidCastException)
@@ -211,7 +219,7 @@ public sealed partial class RedisPeerDirectory
 
         try
         {
-            return Db.ScriptEvaluateAsync(RedisScripts.RouteMany, keys, values);
+            return Db.ScriptEvaluateAsync(RouteScripts.RouteMany, keys, values);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {

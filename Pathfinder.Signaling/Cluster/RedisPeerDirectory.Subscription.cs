@@ -16,16 +16,20 @@ public sealed partial class RedisPeerDirectory
     public async Task SubscribeAsync(CancellationToken cancellationToken)
     {
         var subscriber = _redis.GetSubscriber();
-        var channel = _keys.Replica(ReplicaId);
         while (_subscription is null)
         {
             if (_redis.IsConnected)
             {
+                // Sharded or classic is known once a server answered: decided here, not before Redis is reachable.
+                var channel = _keys.Replica(ReplicaId, IsCluster);
                 try
                 {
                     var queue = await subscriber.SubscribeAsync(channel);
                     _ = PumpAsync(queue);
                     _subscription = queue;
+                    ClusterLog.Topology(_logger, ReplicaId, IsCluster
+                        ? "a Redis Cluster (scripts per hash slot, sharded pub/sub)"
+                        : "one Redis primary (classic pub/sub)");
                     return;
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)

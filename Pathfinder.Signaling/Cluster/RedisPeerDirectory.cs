@@ -38,7 +38,8 @@ namespace Pathfinder.Signaling.Cluster;
 /// <para>
 /// One file per job: claims and leases (RedisPeerDirectory.Claims.cs), routing and publish batching (.Routing.cs),
 /// the subscription and dispatch (.Subscription.cs), offline queues and expiry (.Offline.cs), listing (.Listing.cs).
-/// Every key is named in <see cref="RedisKeys"/>, every script is in <see cref="RedisScripts"/>.
+/// Routing on a Redis Cluster (one slot per script, sharded pub/sub) is in .SlotRouting.cs. Every key is named in
+/// <see cref="RedisKeys"/>; each job's scripts are beside it (RedisPeerDirectory.{Job}.Scripts.cs).
 /// </para>
 /// </summary>
 public sealed partial class RedisPeerDirectory : IPeerDirectory, IDisposable
@@ -84,6 +85,34 @@ public sealed partial class RedisPeerDirectory : IPeerDirectory, IDisposable
     public string ReplicaId { get; }
 
     private IDatabase Db => _redis.GetDatabase();
+
+    private bool? _cluster;
+
+    /// <summary>
+    /// Whether the connection reached a Redis Cluster (scripts per slot, sharded pub/sub) rather than one primary:
+    /// read from the first connected server (no setting); until one answered, nothing reaches Redis anyway.
+    /// </summary>
+    public bool IsCluster
+    {
+        get
+        {
+            if (_cluster is { } known)
+            {
+                return known;
+            }
+
+            foreach (var server in _redis.GetServers())
+            {
+                if (server.IsConnected)
+                {
+                    _cluster = server.ServerType == ServerType.Cluster;
+                    return _cluster.Value;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>True once this replica listens on its channel.</summary>
     public bool IsSubscribed => _subscription is not null;

@@ -78,7 +78,7 @@ public sealed class RedisFailureTests
         // length in Redis, which nobody renews...
         using (var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
         {
-            var lease = await multiplexer.GetDatabase().KeyTimeToLiveAsync($"{prefix}:peer:{orphan}");
+            var lease = await multiplexer.GetDatabase().KeyTimeToLiveAsync($"{prefix}:peer:{{{orphan}}}");
             Assert.True(lease is { } left && left > TimeSpan.Zero && left <= TimeSpan.FromMilliseconds(3000), $"lease of the orphaned id: {lease}");
         }
 
@@ -216,7 +216,7 @@ public sealed class RedisFailureTests
         await using var secondCleanup = second;
         var secondOpened = await second.ReceiveAsync() == """{"type":"OPEN"}""";
         using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        var leaseKey = $"{cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix}:peer:{held}";
+        var leaseKey = $"{cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix}:peer:{{{held}}}";
         Assert.True(await Poll.UntilAsync(async () =>
         {
             var holderOpen = await IsOpenAsync(holder);

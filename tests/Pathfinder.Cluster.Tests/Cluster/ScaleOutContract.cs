@@ -6,21 +6,21 @@ using Pathfinder.Signaling.Routing;
 namespace Pathfinder.Signaling.Cluster.Tests;
 
 /// <summary>
-/// The scale-out behaviour, written once: N replicas behave exactly as one PeerJS server. Runs against the
-/// in-memory default (one replica: every index is the same server) and against a real redis-server with two and
-/// three replicas. Peers are deliberately placed on different replicas.
+/// The scale-out behaviour, written once: N replicas behave exactly as one PeerJS server. A theory over
+/// <see cref="Backends.Targets"/>: the in-memory default (one replica: every index is the same server), a real
+/// redis-server with two and three replicas, and a 3-primary Redis Cluster with three replicas. Peers are deliberately
+/// placed on different replicas.
 /// </summary>
-public abstract class ScaleOutContract
+public sealed class ScaleOutContract(Backends backends) : IClassFixture<Backends>
 {
     private const string Open = """{"type":"OPEN"}""";
     private const string IdTaken = """{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}""";
 
-    protected abstract Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null);
-
-    [Fact]
-    public async Task Relay_across_replicas_is_rebuilt_stamped_and_ordered()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Relay_across_replicas_is_rebuilt_stamped_and_ordered(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
         await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
 
@@ -46,11 +46,12 @@ public abstract class ScaleOutContract
         Assert.Equal($$"""{"type":"ANSWER","src":"{{b.Id}}","dst":"{{a.Id}}"}""", await a.ReceiveAsync());
     }
 
-    [Fact]
-    public async Task A_dst_outside_the_id_rule_gets_error_on_every_replica_and_the_sender_stays()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task A_dst_outside_the_id_rule_gets_error_on_every_replica_and_the_sender_stays(string backend)
     {
         // A 70,000-character dst used to throw in the cluster envelope writer and close the sender.
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:MaxMessageBytes"] = "131072" });
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?> { ["Signaling:MaxMessageBytes"] = "131072" });
         await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
         for (var r = 0; r < 3; r++)
         {
@@ -66,10 +67,11 @@ public abstract class ScaleOutContract
         }
     }
 
-    [Fact]
-    public async Task An_id_is_taken_cluster_wide_and_the_holder_is_unaffected()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task An_id_is_taken_cluster_wide_and_the_holder_is_unaffected(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         var id = PeerClient.NewId();
         await using var holder = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "owner");
         for (var r = 0; r < 3; r++)
@@ -83,10 +85,11 @@ public abstract class ScaleOutContract
         Assert.Equal(other.Id, (await holder.ReceiveJsonAsync()).GetProperty("src").GetString());
     }
 
-    [Fact]
-    public async Task Racing_claims_on_different_replicas_have_exactly_one_winner()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Racing_claims_on_different_replicas_have_exactly_one_winner(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         for (var round = 0; round < 3; round++)
         {
             var id = PeerClient.NewId("race");
@@ -108,10 +111,11 @@ public abstract class ScaleOutContract
         }
     }
 
-    [Fact]
-    public async Task Same_id_and_token_on_another_replica_takes_over_and_the_old_socket_closes()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Same_id_and_token_on_another_replica_takes_over_and_the_old_socket_closes(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         var id = PeerClient.NewId();
         await using var old = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "same");
         await using var fresh = await PeerClient.ConnectAsync(cluster.Socket(1), id, token: "same");
@@ -124,10 +128,11 @@ public abstract class ScaleOutContract
         Assert.Empty(await fresh.DrainWithMarkerAsync());
     }
 
-    [Fact]
-    public async Task The_offline_queue_is_delivered_when_the_destination_connects_to_any_replica()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task The_offline_queue_is_delivered_when_the_destination_connects_to_any_replica(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
         var late = PeerClient.NewId("late");
         await a.SendToAsync("OFFER", late, "1");
@@ -142,17 +147,19 @@ public abstract class ScaleOutContract
         Assert.Empty(await b.DrainWithMarkerAsync());
     }
 
-    [Fact]
-    public Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_elsewhere() =>
-        QueuedThenLiveInOrderAsync(destinationReplica: 1);
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_elsewhere(string backend) =>
+        QueuedThenLiveInOrderAsync(backend, destinationReplica: 1);
 
-    [Fact]
-    public Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_on_the_senders_replica() =>
-        QueuedThenLiveInOrderAsync(destinationReplica: 0);
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public Task Queued_then_live_messages_arrive_in_order_while_the_destination_connects_on_the_senders_replica(string backend) =>
+        QueuedThenLiveInOrderAsync(backend, destinationReplica: 0);
 
-    private async Task QueuedThenLiveInOrderAsync(int destinationReplica)
+    private async Task QueuedThenLiveInOrderAsync(string backend, int destinationReplica)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
         var target = PeerClient.NewId("late");
         const int count = 200;
@@ -179,10 +186,11 @@ public abstract class ScaleOutContract
         await sending;
     }
 
-    [Fact]
-    public async Task Expire_reaches_the_sender_on_its_replica_exactly_once()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Expire_reaches_the_sender_on_its_replica_exactly_once(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(1));
         var x = PeerClient.NewId("x");
         await a.SendToAsync("OFFER", x, "1");
@@ -202,10 +210,11 @@ public abstract class ScaleOutContract
         Assert.Empty(await lateX.DrainWithMarkerAsync());
     }
 
-    [Fact]
-    public async Task A_full_offline_queue_tells_the_sender_once()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task A_full_offline_queue_tells_the_sender_once(string backend)
     {
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:OfflineQueuePerPeer"] = "2" });
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?> { ["Signaling:OfflineQueuePerPeer"] = "2" });
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
         var x = PeerClient.NewId("x");
         for (var i = 0; i < 5; i++)
@@ -222,10 +231,11 @@ public abstract class ScaleOutContract
 
     private static string Expire(string from, string to) => $$"""{"type":"EXPIRE","src":"{{from}}","dst":"{{to}}"}""";
 
-    [Fact]
-    public async Task Concurrent_limit_is_exact_for_simultaneous_connects_on_a_freshly_started_replica()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Concurrent_limit_is_exact_for_simultaneous_connects_on_a_freshly_started_replica(string backend)
     {
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:ConcurrentLimit"] = "8" });
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?> { ["Signaling:ConcurrentLimit"] = "8" });
         var clients = await Task.WhenAll(Enumerable.Range(0, 14)
             .Select(i => PeerClient.OpenAsync(cluster.Socket(0), PeerClient.NewId($"limit{i}"))));
         try
@@ -243,10 +253,11 @@ public abstract class ScaleOutContract
         }
     }
 
-    [Fact]
-    public async Task A_senders_offline_budget_refuses_with_expire_at_once_and_is_given_back_exactly()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task A_senders_offline_budget_refuses_with_expire_at_once_and_is_given_back_exactly(string backend)
     {
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?>
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?>
         {
             ["Signaling:OfflineQueuePerSender"] = "3",
             ["Signaling:MaxMessageBytes"] = "16384",
@@ -302,10 +313,11 @@ public abstract class ScaleOutContract
         Assert.Equal([Expire(big[1], c.Id)], await c.DrainWithMarkerAsync());
     }
 
-    [Fact]
-    public async Task The_total_offline_budget_is_shared_by_all_senders_and_given_back_on_delivery()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task The_total_offline_budget_is_shared_by_all_senders_and_given_back_on_delivery(string backend)
     {
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?>
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?>
         {
             ["Signaling:OfflineQueueTotalMessages"] = "4",
             ["Signaling:MaxMessageBytes"] = "16384",
@@ -354,10 +366,11 @@ public abstract class ScaleOutContract
         Assert.Equal([Expire(four[4], b.Id)], await b.DrainWithMarkerAsync());
     }
 
-    [Fact]
-    public async Task Peers_lists_the_peers_of_every_replica()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Peers_lists_the_peers_of_every_replica(string backend)
     {
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?> { ["Signaling:AllowDiscovery"] = "true" });
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?> { ["Signaling:AllowDiscovery"] = "true" });
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
         await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
         await using var c = await PeerClient.ConnectAsync(cluster.Socket(2));
@@ -369,20 +382,22 @@ public abstract class ScaleOutContract
         }
     }
 
-    [Fact]
-    public async Task A_clean_close_releases_the_id_cluster_wide_at_once()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task A_clean_close_releases_the_id_cluster_wide_at_once(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         var id = PeerClient.NewId();
         var first = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "one");
         await first.DisposeAsync();
         await using var second = await PeerClient.ConnectAsync(cluster.Socket(1), id, token: "two");
     }
 
-    [Fact]
-    public async Task A_peer_dropped_for_missing_heartbeats_frees_its_id_everywhere()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task A_peer_dropped_for_missing_heartbeats_frees_its_id_everywhere(string backend)
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await backends.StartAsync(backend);
         var id = PeerClient.NewId();
         await using var peer = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "one");
         cluster.Time.Advance(TimeSpan.FromSeconds(61));
@@ -391,10 +406,11 @@ public abstract class ScaleOutContract
         await using var again = await PeerClient.ConnectAsync(cluster.Socket(1), id, token: "two");
     }
 
-    [Fact]
-    public async Task Leave_reaches_the_sender_when_delivery_fails_on_the_receivers_replica()
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Leave_reaches_the_sender_when_delivery_fails_on_the_receivers_replica(string backend)
     {
-        await using var cluster = await StartClusterAsync(new Dictionary<string, string?>
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?>
         {
             ["Signaling:SendQueueCapacity"] = "16",
             // The receiver's queue is under test, not the sender's relay rate (issue 14): it must not refuse first.
@@ -418,22 +434,4 @@ public abstract class ScaleOutContract
 
         await gotLeave.WaitAsync(TimeSpan.FromSeconds(30));
     }
-}
-
-public sealed class InMemoryScaleOutTests : ScaleOutContract
-{
-    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null) =>
-        ClusterUnderTest.StartAsync(1, redis: null, settings);
-}
-
-public sealed class RedisTwoReplicaTests(RedisFixture redis) : ScaleOutContract, IClassFixture<RedisFixture>
-{
-    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null) =>
-        ClusterUnderTest.StartAsync(2, redis.Server.ConnectionString, settings);
-}
-
-public sealed class RedisThreeReplicaTests(RedisFixture redis) : ScaleOutContract, IClassFixture<RedisFixture>
-{
-    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?>? settings = null) =>
-        ClusterUnderTest.StartAsync(3, redis.Server.ConnectionString, settings);
 }

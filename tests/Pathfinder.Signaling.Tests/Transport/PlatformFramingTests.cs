@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.WebSockets;
 
 namespace Pathfinder.Signaling.Tests;
@@ -15,18 +14,15 @@ public sealed class PlatformFramingTests
     [InlineData(false)]
     public async Task The_platform_websocket_relays_and_enforces_the_message_limit(bool fastPath)
     {
-        var port = ServiceProcess.FreePort();
-        await using var service = ServiceProcess.Start(new Dictionary<string, string?>
+        await using var service = await ServiceProcess.StartListeningAsync(new Dictionary<string, string?>
         {
             ["DOTNET_ENVIRONMENT"] = "Development",
-            ["PEERJS_PORT"] = port.ToString(CultureInfo.InvariantCulture),
             ["PATHFINDER_BENCH_FRAMING"] = "platform",
             ["Signaling__UpgradeFastPath"] = fastPath ? "true" : "false",
             ["MAX_CONNECTIONS_PER_PEER"] = "0",
         });
-        await service.WaitForStdoutAsync(line => line.StartsWith('╚'));
         await service.WaitForStdoutAsync(line => line.Contains("Sockets run on .NET's WebSocket", StringComparison.Ordinal));
-        var socketUri = new Uri($"ws://127.0.0.1:{port}/pathfinder/peerjs");
+        var socketUri = new Uri($"ws://127.0.0.1:{service.Port}/pathfinder/peerjs");
 
         await using var a = await PeerClient.ConnectAsync(socketUri);
         await using var b = await PeerClient.ConnectAsync(socketUri);
