@@ -14,8 +14,8 @@ public static class ClusterExtensions
 
     /// <summary>
     /// Replaces the in-memory directory with the Redis one. The client never blocks start-up on Redis and fails
-    /// fast while disconnected (the outage policy in <see cref="RedisPeerDirectory"/> takes over); its health check
-    /// is part of readiness (/health).
+    /// fast while disconnected (the outage policy in <see cref="RedisPeerDirectory"/> takes over); the backplane's health
+    /// check (every primary answers PING, this replica subscribed) is part of readiness (/health).
     /// </summary>
     public static WebApplicationBuilder AddSignalingCluster(this WebApplicationBuilder builder)
     {
@@ -42,6 +42,10 @@ public static class ClusterExtensions
             {
                 settings.DisableTracing = true;
             }
+
+            // Aspire's Redis check asks a cluster node CLUSTER INFO, an admin command this client is not allowed
+            // (it would report a healthy Redis Cluster as Unhealthy): BackplaneHealthCheck pings every primary instead.
+            settings.DisableHealthChecks = true;
         }, configureOptions: options =>
         {
             options.AbortOnConnectFail = false;

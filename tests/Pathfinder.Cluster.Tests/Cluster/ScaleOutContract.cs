@@ -18,6 +18,28 @@ public sealed class ScaleOutContract(Backends backends) : IClassFixture<Backends
 
     [Theory]
     [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
+    public async Task Every_replica_is_ready_on_its_backend(string backend)
+    {
+        // Readiness (/health) must hold on every backend: a check that a Redis Cluster or Garnet cannot answer would
+        // keep every replica out of its load balancer.
+        await using var cluster = await backends.StartAsync(backend);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        foreach (var replica in cluster.Replicas)
+        {
+            string body = string.Empty;
+            var ready = await Poll.UntilAsync(async () =>
+            {
+                using var response = await http.GetAsync(new Uri(replica.HttpBase, "/health"));
+                body = await response.Content.ReadAsStringAsync();
+                return response.StatusCode == System.Net.HttpStatusCode.OK;
+            }, TimeSpan.FromSeconds(15));
+            Assert.True(ready, $"/health of {replica.HttpBase}: {body}");
+            Assert.Equal("Healthy", body);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
     public async Task Relay_across_replicas_is_rebuilt_stamped_and_ordered(string backend)
     {
         await using var cluster = await backends.StartAsync(backend);
