@@ -4,7 +4,7 @@
 // (loadgen.mjs), prints one table per server with the MEDIAN over the rounds, the ratios Pathfinder ÷ reference and
 // a PASS/MISS line per target of issue 8 item 2. Started by bench/run.sh, which builds and installs everything first.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -42,7 +42,7 @@ mkdirSync(logDir, { recursive: true });
 const say = (s) => process.stderr.write(`[bench] ${s}\n`);
 
 // ------------------------------------------------------------------ processes
-const { children, start, stop, killAll, waitHttp, startRedis, stopTagged } = createProcesses({ logDir, cwd: work, say, stopTimeoutMs: 8000 });
+const { children, start, stop, runLoadgen, killAll, waitHttp, startRedis, stopTagged } = createProcesses({ logDir, cwd: work, say, stopTimeoutMs: 8000 });
 
 // ------------------------------------------------------------------ servers
 const refBin = path.join(work, 'ref', 'node_modules', 'peer', 'dist', 'bin', 'peerjs.js');
@@ -127,19 +127,6 @@ async function withFallback(fn) {
     pfEnv = 'Development';
     return fn();
   }
-}
-
-function runLoadgen(config) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(here, 'loadgen.mjs'), '--config', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.add(child);
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('exit', () => {
-      children.delete(child);
-      try { resolve(JSON.parse(out.trim().split('\n').pop())); } catch { resolve({ failed: `no result (${out.slice(0, 200)})` }); }
-    });
-  });
 }
 
 async function runOne(server, round) {

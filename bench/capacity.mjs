@@ -15,7 +15,7 @@
 // Prints one table; raw JSON goes to bench/.work/logs/<stamp>/capacity.json. Loopback only; every process it starts
 // is stopped by PID.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -43,7 +43,7 @@ const clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) ||
 const logDir = path.join(work, 'logs', new Date().toISOString().replace(/[:.]/g, '-'));
 mkdirSync(logDir, { recursive: true });
 const say = (s) => process.stderr.write(`[capacity] ${s}\n`);
-const { children, start, stop, waitHttp, startRedis } = createProcesses({ logDir, cwd: work, say, stopTimeoutMs: 8000 });
+const { children, start, stop, runLoadgen, waitHttp, startRedis } = createProcesses({ logDir, cwd: work, say, stopTimeoutMs: 8000 });
 const serviceDll = path.join(work, 'service', 'Pathfinder.Signaling.dll');
 const KEY = 'pathfinder';
 
@@ -91,19 +91,6 @@ async function connectMany(urls, prefix, n, concurrency = 32) {
 }
 const closeAll = (list) => Promise.all(list.map((ws) => new Promise((r) => { ws.once('close', r); ws.close(1000); setTimeout(r, 3000); })));
 const CAND = 'candidate:842163049 1 udp 1677729535 192.0.2.10 54321 typ srflx raddr 10.0.0.5 rport 54321 generation 0 ufrag sK5a network-id 1 network-cost 10';
-
-function runLoadgen(config) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(here, 'loadgen.mjs'), '--config', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.add(child);
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('exit', () => {
-      children.delete(child);
-      try { resolve(JSON.parse(out.trim().split('\n').pop())); } catch { resolve({ failed: `no result (${out.slice(0, 200)})` }); }
-    });
-  });
-}
 
 // ------------------------------------------------------------------ main
 async function main() {

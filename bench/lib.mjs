@@ -1,4 +1,4 @@
-// Helpers shared by the bench scripts (bench.mjs, abuse.mjs, fdcap.mjs): a scrubbed environment for the servers, free
+// Helpers shared by the bench scripts (bench.mjs, abuse.mjs, fdcap.mjs, capacity.mjs): a scrubbed environment for the servers, free
 // loopback ports, HTTP readiness polling, a minimal Redis client, and the bookkeeping of the child processes a script
 // starts (log files, stop, kill everything on exit or on a signal).
 
@@ -103,10 +103,24 @@ export function createProcesses({ logDir, cwd: defaultCwd, say, stopTimeoutMs, s
     return { redis, rport };
   }
 
+  // Runs the load generator (loadgen.mjs) with a config; resolves with the JSON of its last stdout line.
+  function runLoadgen(config) {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(import.meta.dirname, 'loadgen.mjs'), '--config', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.add(child);
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.on('exit', () => {
+        children.delete(child);
+        try { resolve(JSON.parse(out.trim().split('\n').pop())); } catch { resolve({ failed: `no result (${out.slice(0, 200)})` }); }
+      });
+    });
+  }
+
   // Stops the children whose name ends with tag (what a half-started run left).
   async function stopTagged(tag) {
     for (const c of [...children]) if (c.name?.endsWith(tag)) await stop(c);
   }
 
-  return { children, start, stop, killAll, waitHttp, startRedis, stopTagged };
+  return { children, start, stop, killAll, waitHttp, startRedis, stopTagged, runLoadgen };
 }
