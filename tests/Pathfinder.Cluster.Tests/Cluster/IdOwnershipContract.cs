@@ -188,3 +188,25 @@ public sealed class RedisIdOwnershipTests(RedisFixture redis) : IdOwnershipContr
     {
     }
 }
+
+/// <summary>The same contract on a 3-primary Redis Cluster: ids on every shard, sharded channels for the takeover.</summary>
+public sealed class RedisClusterIdOwnershipTests(Backends backends) : IdOwnershipContract, IClassFixture<Backends>
+{
+    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?> settings) =>
+        backends.StartAsync("redis-cluster/3", settings);
+
+    protected override void LetReservationLapse(ClusterUnderTest cluster)
+    {
+    }
+}
+
+/// <summary>The same contract on Garnet, the AppHost's zero-install Redis.</summary>
+public sealed class GarnetIdOwnershipTests(Backends backends) : IdOwnershipContract, IClassFixture<Backends>
+{
+    protected override Task<ClusterUnderTest> StartClusterAsync(IDictionary<string, string?> settings) =>
+        backends.StartAsync("garnet/2", settings);
+
+    protected override void LetReservationLapse(ClusterUnderTest cluster)
+    {
+    }
+}
