@@ -6,7 +6,8 @@ using Microsoft.Extensions.Configuration;
 namespace Pathfinder.AppHost;
 
 /// <summary>
-/// How Garnet (Microsoft's RESP server, MIT) is started: <c>{Command} {Prefix…} --port … --lua true</c>. By default
+/// How Garnet (Microsoft's RESP server, MIT) is started: <c>{Command} {Prefix…} --port … --lua true
+/// --lua-transaction-mode true</c>. By default
 /// the <c>garnet-server</c> .NET tool pinned in the repository's tool manifest (.config/dotnet-tools.json), which
 /// <see cref="Locate"/> restores from NuGet (seconds, once per machine) so that a fresh machine needs no third
 /// command; <c>Pathfinder:GarnetServer</c> names an installed garnet-server instead.
@@ -22,8 +23,12 @@ public sealed record GarnetLaunch(string Command, IReadOnlyList<string> Prefix, 
     /// <summary>How long <c>dotnet tool restore</c> may take (the first one downloads the tool, ~110 MB).</summary>
     public static readonly TimeSpan RestoreTimeout = TimeSpan.FromMinutes(3);
 
-    /// <summary>Garnet's arguments after the port: loopback only, and Lua on (the cluster layer's scripts need it).</summary>
-    public static readonly IReadOnlyList<string> ServerArguments = ["--bind", "127.0.0.1", "--lua", "true"];
+    /// <summary>
+    /// Garnet's arguments after the port: loopback only, Lua on (the cluster layer's scripts need it) and each script
+    /// run as a transaction: without it Garnet runs scripts concurrently, and two racing claims of one id both won
+    /// (3 winners of 9 in a plain GET-then-SET script; ScaleOutContract's racing-claims check on garnet/2).
+    /// </summary>
+    public static readonly IReadOnlyList<string> ServerArguments = ["--bind", "127.0.0.1", "--lua", "true", "--lua-transaction-mode", "true"];
 
     /// <summary>A launch, or why Garnet cannot run here.</summary>
     public sealed record Availability(GarnetLaunch? Launch, string Problem);

@@ -13,7 +13,7 @@ public sealed class GarnetModelTests
     private static readonly GarnetLaunch Tool = new("dotnet", ["tool", "run", "garnet-server", "--"], "/repo", "the tool");
 
     [Fact]
-    public async Task Without_containers_and_redis_server_Garnet_runs_as_redis_with_lua_and_two_replicas_share_it()
+    public async Task Without_containers_and_redis_server_Garnet_runs_as_redis_with_lua_scripts_as_transactions_and_two_replicas_share_it()
     {
         await using var app = await AppModel.BuildAsync(
             "--Pathfinder:Containers=off", "--Pathfinder:PluginDir=", "--Pathfinder:RedisServer=/nonexistent/redis-server");
@@ -23,7 +23,7 @@ public sealed class GarnetModelTests
         Assert.Equal(["tool", "run", "garnet-server", "--", "--port"], args.Take(5).Cast<string>());
         var port = Assert.IsType<EndpointReferenceExpression>(args[5]);
         Assert.Equal(EndpointProperty.TargetPort, port.Property);
-        Assert.Equal(["--bind", "127.0.0.1", "--lua", "true"], args.Skip(6).Cast<string>());
+        Assert.Equal(["--bind", "127.0.0.1", "--lua", "true", "--lua-transaction-mode", "true"], args.Skip(6).Cast<string>());
         Assert.Equal("dotnet", Path.GetFileNameWithoutExtension(garnet.Command));
         Assert.True(File.Exists(Path.Combine(garnet.WorkingDirectory, "..", ".config", "dotnet-tools.json")), garnet.WorkingDirectory);
         Assert.Single(garnet.Annotations.OfType<HealthCheckAnnotation>());

@@ -127,7 +127,7 @@ public sealed class GarnetServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "tool", "run", "garnet-server", "--", "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--lua", "true" })
+        foreach (var arg in new[] { "tool", "run", "garnet-server", "--", "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--lua", "true", "--lua-transaction-mode", "true" })
         {
             info.ArgumentList.Add(arg);
         }
