@@ -126,18 +126,26 @@ async function main() {
   await sleep(1000);
   const result = { options: O, shards: shards.length, replicas: O.replicas, endpoints: connection, loadavg: os.loadavg() };
 
+  // Redis's own idle load with the replicas connected and no peers (serverCron; on a cluster also the cluster bus and
+  // replication): subtracted below, so the per-peer figures are what peers add.
+  const b0 = await shardsSnapshot(shards); const tb0 = Date.now();
+  await sleep(O.idleMs);
+  const b1 = await shardsSnapshot(shards); const tb1 = Date.now();
+  const baseCpuUsPerMs = ((sum(b1, (s) => s.cpuSec) - sum(b0, (s) => s.cpuSec)) * 1e6) / (tb1 - tb0);
+  result.baselineRedisCpuMsPerSecond = baseCpuUsPerMs;
+
   // presence: Redis bytes per connected peer
-  const p0 = await shardsSnapshot(shards);
+  const p0 = await shardsSnapshot(shards); const t0 = Date.now();
   const present = await connectMany(urls, `cap${Date.now().toString(36)}p`, O.presencePeers);
   await sleep(1500);
-  const p1 = await shardsSnapshot(shards);
+  const p1 = await shardsSnapshot(shards); const t1 = Date.now();
   await sleep(O.idleMs); // leases renewed (every lease/3) and heartbeats (local): Redis's idle load per peer
-  const p2 = await shardsSnapshot(shards);
+  const p2 = await shardsSnapshot(shards); const t2 = Date.now();
   result.presence = {
     peers: present.length,
-    redisCpuUsPerConnect: ((sum(p1, (s) => s.cpuSec) - sum(p0, (s) => s.cpuSec)) * 1e6) / present.length,
+    redisCpuUsPerConnect: ((sum(p1, (s) => s.cpuSec) - sum(p0, (s) => s.cpuSec)) * 1e6 - baseCpuUsPerMs * (t1 - t0)) / present.length,
     commandsPerConnect: (sum(p1, (s) => s.commands) - sum(p0, (s) => s.commands)) / present.length,
-    idleRedisCpuUsPerPeerSecond: ((sum(p2, (s) => s.cpuSec) - sum(p1, (s) => s.cpuSec)) * 1e6) / present.length / (O.idleMs / 1000),
+    idleRedisCpuUsPerPeerSecond: ((sum(p2, (s) => s.cpuSec) - sum(p1, (s) => s.cpuSec)) * 1e6 - baseCpuUsPerMs * (t2 - t1)) / present.length / ((t2 - t1) / 1000),
     bytesPerPeer: (sum(p1, (s) => s.usedMemory) - sum(p0, (s) => s.usedMemory)) / present.length,
     keysPerPeer: (sum(p1, (s) => s.dbsize) - sum(p0, (s) => s.dbsize)) / present.length,
     perShardPeers: p1.map((s, i) => s.dbsize - p0[i].dbsize),
@@ -199,8 +207,9 @@ async function main() {
     ...(rel.localRedisCpuUsPerMsg != null ? [`| Redis CPU per relayed message (relay phase, /proc) | ${f(rel.localRedisCpuUsPerMsg)} µs |`] : []),
     ...rel.shardCpuUsPerMsg.map((c, i) => `| shard ${i + 1} CPU per relayed message (INFO cpu, whole run) · commands per message | ${f(c)} µs · ${f(rel.shardCommandsPerMsg[i], 2)} |`),
     `| Redis memory per connected peer (${result.presence.peers} peers, ${f(result.presence.keysPerPeer, 2)} keys each) | ${f(result.presence.bytesPerPeer, 0)} B |`,
-    `| Redis CPU per connect (claim; incl. 1.5 s settle) · commands per connect | ${f(result.presence.redisCpuUsPerConnect)} µs · ${f(result.presence.commandsPerConnect, 2)} |`,
-    `| Redis CPU per connected peer per second, idle (lease renewal) | ${f(result.presence.idleRedisCpuUsPerPeerSecond, 2)} µs |`,
+    `| Redis CPU per connect (claim; Redis's own idle load subtracted) · commands per connect | ${f(result.presence.redisCpuUsPerConnect)} µs · ${f(result.presence.commandsPerConnect, 2)} |`,
+    `| Redis CPU per connected peer per second, idle (lease renewal; Redis's own idle load subtracted) | ${f(result.presence.idleRedisCpuUsPerPeerSecond, 2)} µs |`,
+    `| Redis's own idle load (no peers, replicas connected; all shards) | ${f(result.baselineRedisCpuMsPerSecond, 2)} ms/s |`,
     `| Redis memory per queued message (~300 B payload, ${result.queued.messages} queued) | ${f(result.queued.bytesPerMessage, 0)} B |`,
     `| light-load latency p50 / p99 (cross-replica) | ${f(rel.latencyP50, 3)} / ${f(rel.latencyP99, 3)} ms |`,
     `| lost messages | ${rel.lost ?? '-'} |`,

@@ -10,8 +10,8 @@ namespace Pathfinder.Signaling.Cluster;
 /// same layout serves one primary and a Redis Cluster.
 /// <list type="table">
 /// <item><term><c>{prefix}:peer:{id}</c></term><description>STRING, the presence lease of a peer id:
-/// <c>{replica}\n{token}\n{connectionId}</c>, with PX = the lease; set NX by a claim, renewed in batches (one script
-/// per slot) by the owning replica, removed by compare-and-delete on close.</description></item>
+/// <c>{replica}\n{token}\n{connectionId}</c>, with PX = the lease; set NX by a claim, renewed in batches by the owning
+/// replica (a script per batch on one primary; pipelined PEXPIRE + GET on a cluster, where a script batches one slot), removed by compare-and-delete on close.</description></item>
 /// <item><term><c>{prefix}:queue:{id}</c></term><description>LIST, the offline queue of an absent id; each entry is the
 /// bare cluster envelope (src inside). No TTL of its own: a queue leaves only through a claim (delivered) or the expiry
 /// sweep (expired), and both give its budget shares back.</description></item>
