@@ -57,6 +57,11 @@ public static class StartupBanner
             }
         }
 
+        if (options.LabOn(app.Environment) && !Lab.LabAssets.Built)
+        {
+            Log.LabNotBuilt(logger);
+        }
+
         if (Transport.PlatformSocket.Chosen)
         {
             Log.PlatformFraming(logger, Transport.PlatformSocket.Variable);

@@ -50,6 +50,9 @@ internal static partial class Log
     [LoggerMessage(280, LogLevel.Information, "Session lab at {Url} (Signaling:Lab; off by default outside Development)")]
     public static partial void LabServed(ILogger logger, string url);
 
+    [LoggerMessage(281, LogLevel.Warning, "Session lab: not in this build — npm was not found when the service was built, so the peerjs client could not be bundled. Install Node.js and npm (Debian: apt-get install -y npm) and build again")]
+    public static partial void LabNotBuilt(ILogger logger);
+
     [LoggerMessage(25, LogLevel.Information, "Open-file limit {Limit} ({InUse} in use at start): up to {Peers} peers, {Connections} connections")]
     public static partial void OpenFileCaps(ILogger logger, long limit, int inUse, int peers, string connections);
 
