@@ -26,7 +26,7 @@ public static class SignalingExtensions
         if (settings.Lab == true && !Lab.LabAssets.Built)
         {
             throw new SignalingConfigurationException(
-                $"{SeedEnvironmentVariables.NameOf(builder.Configuration, nameof(settings.Lab))} is on, but this build has no session lab (it was built with -p:PathfinderLab=false)");
+                $"{SeedEnvironmentVariables.NameOf(builder.Configuration, nameof(settings.Lab))} is on, but this build has no session lab (it was built without npm, or with -p:PathfinderLab=false: install Node.js and npm and build again)");
         }
 
         builder.ConfigureListening(loaded).ConfigureLogFormat().UseSignalingSockets(settings);

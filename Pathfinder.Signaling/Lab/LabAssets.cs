@@ -1,6 +1,6 @@
 namespace Pathfinder.Signaling.Lab;
 
-/// <summary>The lab's files, embedded in the assembly at build time (absent from a build with -p:PathfinderLab=false).</summary>
+/// <summary>The lab's files, embedded in the assembly at build time (absent from a build with -p:PathfinderLab=false or on a machine without npm).</summary>
 public static class LabAssets
 {
     private const string Prefix = "Lab/";
