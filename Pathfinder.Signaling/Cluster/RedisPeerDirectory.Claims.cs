@@ -261,17 +261,24 @@ public sealed partial class RedisPeerDirectory
         pipeline.Execute();
         await Task.WhenAll(renewals);
         await Task.WhenAll(reads);
+        var missing = new List<IPeerConnection>();
         for (var i = 0; i < batch.Length; i++)
         {
             var current = reads[i].Result;
             if (current.IsNull)
             {
-                await RenewByScriptAsync([batch[i]], lost);
+                missing.Add(batch[i]);
             }
             else if (current != ValueOf(batch[i]))
             {
                 lost.Add(batch[i]);
             }
+        }
+
+        // After an outage every lease may be missing: re-register them a script per slot, not one round trip per peer.
+        foreach (var slot in missing.GroupBy(p => RedisKeys.SlotOf(p.Id)))
+        {
+            await RenewByScriptAsync([.. slot], lost);
         }
     }
 }

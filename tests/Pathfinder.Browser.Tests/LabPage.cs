@@ -15,14 +15,12 @@ internal sealed class LabPage : IAsyncDisposable
 
     private readonly IBrowserContext _context;
     private readonly string _name;
-    private readonly ITestOutputHelper _output;
 
-    private LabPage(IBrowserContext context, IPage page, string name, ITestOutputHelper output)
+    private LabPage(IBrowserContext context, IPage page, string name)
     {
         _context = context;
         Page = page;
         _name = name;
-        _output = output;
     }
 
     public IPage Page { get; }
@@ -32,8 +30,8 @@ internal sealed class LabPage : IAsyncDisposable
     {
         var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1200, Height = 900 } }).WaitAsync(DefaultWait);
         var page = await context.NewPageAsync().WaitAsync(DefaultWait);
-        var lab = new LabPage(context, page, name, output);
-        lab.Observe();
+        var lab = new LabPage(context, page, name);
+        PageLog.Attach(lab.Page, output, name);
         await page.GotoAsync(new Uri(service, "/lab" + query).ToString(), new PageGotoOptions { Timeout = Ms(DefaultWait) });
         await lab.WaitReadyAsync();
         return lab;
@@ -106,32 +104,4 @@ internal sealed class LabPage : IAsyncDisposable
             "() => document.body.dataset.ready === 'true' && typeof window.Peer === 'function'",
             null,
             new PageWaitForFunctionOptions { Timeout = Ms(DefaultWait) });
-
-    private void Observe()
-    {
-        Page.Console += (_, message) => Write($"console.{message.Type}: {message.Text}");
-        Page.PageError += (_, error) => Write($"page error: {error}");
-        Page.RequestFailed += (_, request) => Write($"request failed: {request.Method} {request.Url}: {request.Failure}");
-        Page.WebSocket += (_, socket) =>
-        {
-            Write($"WebSocket opened: {socket.Url}");
-            socket.FrameReceived += (_, frame) => Write($"ws << {Shorten(frame.Text)}");
-            socket.Close += (_, _) => Write("ws closed");
-        };
-    }
-
-    private static string Shorten(string? text) =>
-        text is null ? "<binary>" : text.Length <= 200 ? text : $"{text[..200]}… ({text.Length} chars)";
-
-    private void Write(string line)
-    {
-        try
-        {
-            _output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} [{_name}] {line}");
-        }
-        catch (InvalidOperationException)
-        {
-            // The test already finished.
-        }
-    }
 }

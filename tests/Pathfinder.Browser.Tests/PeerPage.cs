@@ -34,7 +34,7 @@ internal sealed class PeerPage : IAsyncDisposable
         var context = await browser.Browser.NewContextAsync().WaitAsync(DefaultWait);
         var page = await context.NewPageAsync().WaitAsync(DefaultWait);
         var peerPage = new PeerPage(context, page, name, output);
-        peerPage.Observe();
+        PageLog.Attach(peerPage._page, output, name);
         await page.GotoAsync(browser.PageUrl.ToString(), new PageGotoOptions { Timeout = Ms(DefaultWait) });
         await page.WaitForFunctionAsync(
             "() => typeof window.Peer === 'function' && typeof window.pf === 'object'",
@@ -93,7 +93,7 @@ internal sealed class PeerPage : IAsyncDisposable
         }
         catch (Exception e) when (e is PlaywrightException or TimeoutException)
         {
-            Write($"destroy failed: {e.Message}");
+            PageLog.Write(_output, _name, $"destroy failed: {e.Message}");
         }
 
         await _context.CloseAsync().WaitAsync(DefaultWait);
@@ -117,43 +117,6 @@ internal sealed class PeerPage : IAsyncDisposable
 
     /// <summary>Milliseconds as a page-side argument (an int: Playwright does not pass a float as a JS number).</summary>
     private static int JsMs(TimeSpan t) => (int)t.TotalMilliseconds;
-
-    private void Observe()
-    {
-        _page.Console += (_, message) => Write($"console.{message.Type}: {message.Text}");
-        _page.PageError += (_, error) => Write($"page error: {error}");
-        _page.RequestFailed += (_, request) => Write($"request failed: {request.Method} {request.Url}: {request.Failure}");
-        _page.Response += (_, response) =>
-        {
-            if (!response.Url.EndsWith(".js", StringComparison.Ordinal))
-            {
-                Write($"HTTP {response.Status} {response.Request.Method} {response.Url}");
-            }
-        };
-        _page.WebSocket += (_, socket) =>
-        {
-            Write($"WebSocket opened: {socket.Url}");
-            socket.FrameSent += (_, frame) => Write($"ws >> {Shorten(frame.Text)}");
-            socket.FrameReceived += (_, frame) => Write($"ws << {Shorten(frame.Text)}");
-            socket.SocketError += (_, error) => Write($"ws error: {error}");
-            socket.Close += (_, _) => Write("ws closed");
-        };
-    }
-
-    private static string Shorten(string? text) =>
-        text is null ? "<binary>" : text.Length <= 240 ? text : $"{text[..240]}… ({text.Length} chars)";
-
-    private void Write(string line)
-    {
-        try
-        {
-            _output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} [{_name}] {line}");
-        }
-        catch (InvalidOperationException)
-        {
-            // The test already finished; late events (heartbeats, close) have nowhere to go.
-        }
-    }
 }
 
 internal sealed record PeerError(string Type, string Message);
