@@ -74,6 +74,23 @@ if [ ${#durations[@]} -gt 0 ]; then
   printf '%s\n' "${durations[@]}"
 fi
 
+# The failed tests by name, each with the first line of its message, just above the summary: CI shows a log's tail.
+failures=()
+for trx in "$results"/*.trx; do
+  while IFS= read -r line; do failures+=("$line"); done < <(awk '
+    /<UnitTestResult / && /outcome="(Failed|Error|Timeout|Aborted)"/ {
+      name = $0; sub(/.*testName="/, "", name); sub(/".*/, "", name); want = 1; next }
+    want && /<Message>/ {
+      msg = $0; sub(/.*<Message>/, "", msg); sub(/<\/Message>.*/, "", msg)
+      printf "  FAILED %s\n         %s\n", name, substr(msg, 1, 400); want = 0; next }
+    want && /<\/UnitTestResult>/ { printf "  FAILED %s\n", name; want = 0 }
+  ' "$trx")
+done
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "Failed tests:"
+  printf '%s\n' "${failures[@]}" | sed 's/&quot;/"/g; s/&apos;/'"'"'/g; s/&lt;/</g; s/&gt;/>/g; s/&amp;/\&/g'
+fi
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The run failed without a failed test (a crashed test host, a project that never reported): count it.
   failed=1

@@ -8,6 +8,9 @@ public interface IPeerConnection
     /// <summary>The peer id the client asked for.</summary>
     string Id { get; }
 
+    /// <summary>The client's address (after the trusted proxies' forwarded headers), for logs.</summary>
+    string RemoteIp { get; }
+
     /// <summary>The client's opaque token; same id + same token is the owner reconnecting.</summary>
     string Token { get; }
 

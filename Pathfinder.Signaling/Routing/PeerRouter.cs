@@ -62,6 +62,12 @@ public sealed class PeerRouter
     {
         peer.LastHeartbeat = _time.GetTimestamp();
         var result = await _directory.ClaimAsync(peer, _concurrentLimit, batch, cancellationToken);
+        if (result.Outcome == ClaimOutcome.TookOver)
+        {
+            // Logged before the old socket is told: the log never trails what a client has seen.
+            Log.IdTakenOver(_logger, PeerIdRules.ForLog(peer.Id)!, peer.RemoteIp);
+        }
+
         if (result.Superseded is { } superseded)
         {
             superseded.Close(DisconnectReason.Takeover);

@@ -171,11 +171,6 @@ public sealed class PeerJsSocketEndpoint(
                 return null;
         }
 
-        if (outcome == ClaimOutcome.TookOver)
-        {
-            Log.IdTakenOver(logger, PeerIdRules.ForLog(id)!, request.RemoteIp);
-        }
-
         if (connection.IsClosing)
         {
             // Closed (aborted, superseded) while the claim was in flight: make sure the id is not left behind.

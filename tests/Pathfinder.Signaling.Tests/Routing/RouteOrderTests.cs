@@ -71,6 +71,8 @@ public sealed class RouteOrderTests
     {
         public string Id { get; } = id;
 
+        public string RemoteIp => "127.0.0.1";
+
         public string Token => "t";
 
         public long ConnectionId => 1;
