@@ -54,10 +54,8 @@ public sealed partial class RedisPeerDirectory
             {
                 result = await Db.ScriptEvaluateAsync(
                     ClaimScripts.Claim,
-                    IsCluster
-                        ? [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Due(RedisKeys.SlotOf(peer.Id)), _keys.Told(peer.Id)]
-                        : [_keys.Peer(peer.Id), _keys.Queue(peer.Id), _keys.Queues, _keys.Told(peer.Id), _keys.OfflineTotals],
-                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _keys.SenderPrefix, IsCluster ? "0" : "1", _settings.SignedTokensOn ? "1" : "0"]);
+                    [_keys.Peer(peer.Id), _keys.Queue(peer.Id), ExpiryIndexOf(peer.Id), _keys.Told(peer.Id)],
+                    [ValueOf(peer), peer.Token, _leaseMs, peer.Id, _settings.SignedTokensOn ? "1" : "0"]);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
             {
@@ -101,9 +99,9 @@ public sealed partial class RedisPeerDirectory
             }
 
             _metrics.OfflineDelivered(queued.Count);
-            if (IsCluster && entries.Count > 0)
+            if (entries.Count > 0)
             {
-                await GiveBackEntriesAsync(entries);
+                await RemoveDeliveredAsync(peer, entries.Count);
             }
 
             if (!string.IsNullOrEmpty(previous))
@@ -122,6 +120,34 @@ public sealed partial class RedisPeerDirectory
         }
     }
 
+    private RedisKey ExpiryIndexOf(string id) => IsCluster ? _keys.Due(RedisKeys.SlotOf(id)) : _keys.Queues;
+
+    /// <summary>
+    /// Removes the offline messages a claim handed over from the queue (and gives their budget shares back). Should
+    /// Redis not answer, they stay queued: the next holder of the id is handed them again, or their senders get EXPIRE,
+    /// rather than being lost.
+    /// </summary>
+    private async Task RemoveDeliveredAsync(IPeerConnection peer, int count)
+    {
+        try
+        {
+            var removed = await Db.ScriptEvaluateAsync(
+                ClaimScripts.Delivered,
+                IsCluster
+                    ? [_keys.Peer(peer.Id), _keys.Queue(peer.Id), ExpiryIndexOf(peer.Id), _keys.Told(peer.Id)]
+                    : [_keys.Peer(peer.Id), _keys.Queue(peer.Id), ExpiryIndexOf(peer.Id), _keys.Told(peer.Id), _keys.OfflineTotals],
+                [ValueOf(peer), count, peer.Id, _keys.SenderPrefix, IsCluster ? "0" : "1"]);
+            if (IsCluster && (RedisResult[])removed! is { Length: > 0 } entries)
+            {
+                await GiveBackEntriesAsync([.. entries.Select(e => (byte[])e!)]);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            ClusterLog.RouteFailed(_logger, "(offline queue hand-over)", ex.Message);
+        }
+    }
+
     private void GiveBack(bool reserved)
     {
         if (reserved)
@@ -136,7 +162,8 @@ public sealed partial class RedisPeerDirectory
     /// <summary>
     /// A refused claim may still run in Redis later (it was sent; the client only stopped waiting). Queued behind it
     /// on the same connection, a compare-and-delete of its value removes the lease it would leave, so the id is not
-    /// blocked for a lease by a socket that was told ERROR.
+    /// blocked for a lease by a socket that was told ERROR. The offline queue it read is left as it was (the claim only
+    /// reads it), so the id's next holder gets those messages.
     /// </summary>
     private void UndoLateClaim(IPeerConnection peer)
     {

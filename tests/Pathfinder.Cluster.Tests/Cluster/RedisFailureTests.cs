@@ -228,6 +228,41 @@ public sealed class RedisFailureTests
     }
 
     [Fact]
+    public async Task A_claim_refused_while_redis_is_paused_leaves_the_offline_queue_to_the_next_claim()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ClusterUnderTest.StartAsync(2, redis.ConnectionString);
+        var absent = PeerClient.NewId("absent");
+        await using var sender = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await sender.SendToAsync("OFFER", absent, "\"queued while absent\"");
+        var prefix = cluster[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.ClusterOptions>>().Value.KeyPrefix;
+        using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        Assert.True(
+            await Poll.UntilAsync(async () => await multiplexer.GetDatabase().ListLengthAsync($"{prefix}:queue:{{{absent}}}") == 1, TimeSpan.FromSeconds(10)),
+            "the OFFER to the absent id was not queued in Redis");
+
+        // The owner's claim is sent while Redis is paused: the client is refused, and Redis runs the claim when it
+        // resumes, after the client was told ERROR.
+        redis.Pause();
+        try
+        {
+            await using var refused = await PeerClient.OpenAsync(cluster.Socket(1), absent, token: "owner");
+            Assert.Equal([Unavailable], await refused.WaitForCloseAsync());
+        }
+        finally
+        {
+            redis.Resume();
+        }
+
+        // That late claim took nothing away: the owner's retry is handed the queued OFFER after OPEN.
+        await using var owner = await PeerClient.ConnectAsync(cluster.Socket(1), absent, token: "owner");
+        Assert.Equal($$"""{"type":"OFFER","src":"{{sender.Id}}","dst":"{{absent}}","payload":"queued while absent"}""", await owner.ReceiveAsync());
+        Assert.True(
+            await Poll.UntilAsync(async () => !await multiplexer.GetDatabase().KeyExistsAsync($"{prefix}:queue:{{{absent}}}"), TimeSpan.FromSeconds(10)),
+            "the handed-over OFFER was left in the Redis queue");
+    }
+
+    [Fact]
     public async Task Redis_down_at_start_does_not_stop_the_service_and_the_cluster_forms_when_it_comes()
     {
         // Redis's address is known before it exists: the test holds the port (connections refused) until it starts.
