@@ -238,6 +238,9 @@ if (argv.includes('--flooder')) {
   const res = { sent: 0, open: !p.openError, outcome: '', errors: 0, ms: 0 };
   if (!p.openError) {
     p.onText = (type) => { if (type === 'ERROR') res.errors++; };
+    // Started and connected before the measured window: the flood starts when the bench says "go" (one stdin line).
+    process.stdout.write('ready\n');
+    await new Promise((resolve) => process.stdin.once('data', resolve));
     const t0 = now(), deadline = t0 + c.maxMs;
     const msg = frame(1, Buffer.from(offer(c.dst, c.bytes)));
     while (res.sent < c.count && now() < deadline) {
@@ -537,19 +540,30 @@ async function attackOffline(s, senders = 1) {
   }
 }
 
-function runFlooder(cfg) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--flooder', JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.add(child);
-    let out = '';
-    const t = setTimeout(() => child.kill('SIGKILL'), cfg.maxMs + 15000);
-    child.stdout.on('data', (d) => { out += d; });
+// Starts the flooder process and waits (bounded) until it is connected; go() starts the flood and resolves with its
+// result. The process's start-up (node's boot, the upgrade) stays out of the measured window: it is the bench's cost,
+// not the attack's.
+async function startFlooder(cfg) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--flooder', JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  let out = '';
+  const t = setTimeout(() => child.kill('SIGKILL'), cfg.maxMs + 30000);
+  const result = new Promise((resolve) => {
     child.on('exit', () => {
       clearTimeout(t);
       children.delete(child);
       try { resolve(JSON.parse(out.trim().split('\n').pop())); } catch { resolve({ failed: `flooder: no result (${out.slice(0, 200)})` }); }
     });
   });
+  const ready = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 15000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.startsWith('ready\n')) { clearTimeout(timer); out = out.slice(6); resolve(true); }
+    });
+    child.on('exit', () => { clearTimeout(timer); resolve(false); });
+  });
+  return { ready, go: () => { if (ready) child.stdin.write('go\n'); return result; } };
 }
 
 async function attackSlow(s) {
@@ -562,7 +576,8 @@ async function attackSlow(s) {
   const url = (i) => `ws://127.0.0.1:${s.port[i]}${s.path}?key=${encodeURIComponent(s.key)}`;
   const pairs = [];
   let measuring = false, stopped = false, closedPairs = 0;
-  const samples = [];
+  const samples = [], when = [];
+  let floodAt = 0;
   const openWs = (i, id) => new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url(i)}&id=${id}&token=t${uid()}`, { perMessageDeflate: false });
     const t = setTimeout(() => { ws.terminate(); reject(new Error(`${id}: no OPEN`)); }, 10000);
@@ -582,12 +597,13 @@ async function attackSlow(s) {
         me.ws.on('message', (d) => {
           const m = JSON.parse(d.toString());
           if (m.type !== 'OFFER' || typeof m.payload?.t !== 'number') return;
-          if (measuring) samples.push(now() - m.payload.t);
+          if (measuring) { const at = now(); samples.push(at - m.payload.t); when.push(at - floodAt); }
           if (!stopped) setTimeout(() => { if (!stopped && me.ws.readyState === 1) me.ws.send(JSON.stringify({ type: 'OFFER', dst: other.id, payload: { t: now(), sdp: filler } })); }, GAP_MS);
         });
       }
       a.ws.send(JSON.stringify({ type: 'OFFER', dst: b.id, payload: { t: now(), sdp: filler } }));
     }
+    const flooder = await startFlooder({ server: { port: s.port, key: s.key, path: s.path }, urlIndex: 0, id: `sf${uid()}`, dst: reader.id, count: 50000, bytes: 2048, maxMs: 60000 });
     await sleep(1500); // the pairs warm up
     const rss0 = rssMb(s);
     let peak = rss0;
@@ -596,7 +612,8 @@ async function attackSlow(s) {
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const t0 = now();
-    const fl = await runFlooder({ server: { port: s.port, key: s.key, path: s.path }, urlIndex: 0, id: `sf${uid()}`, dst: reader.id, count: 50000, bytes: 2048, maxMs: 60000 });
+    floodAt = t0;
+    const fl = await flooder.go();
     await sleep(Math.max(1000, 4000 - (now() - t0))); // measure at least 4 s, and 1 s past the flood
     measuring = false;
     lag.disable();
@@ -607,10 +624,12 @@ async function attackSlow(s) {
     stopped = true;
     await reader.drain(3000);
     const sorted = samples.slice().sort((x, y) => x - y);
+    // Where the slowest samples fell, in ms since the flood started (negative: before it), for reading the timeline.
+    const worst = samples.map((v, i) => [when[i], v]).sort((x, y) => y[1] - x[1]).slice(0, 12).map(([t, v]) => `${t.toFixed(0)}:${v.toFixed(1)}`);
     const pct = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN);
     return {
       generatorLagMaxMs: lag.max / 1e6, samples: sorted.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1], rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peak, rss1) - rss0,
-      flooder: fl, reader: closedBy(readerState, reader), pairSocketsClosed: closedPairs,
+      flooder: fl, reader: closedBy(readerState, reader), pairSocketsClosed: closedPairs, worst,
     };
   } finally {
     stopped = true;

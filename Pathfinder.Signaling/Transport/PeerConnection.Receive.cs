@@ -15,6 +15,7 @@ public sealed partial class PeerConnection
     private async Task RunOwnAsync(PipeReader input)
     {
         var frames = new WebSocketFrameReader(MaxMessageBytes);
+        var skipping = false;
         try
         {
             while (true)
@@ -29,6 +30,13 @@ public sealed partial class PeerConnection
                 {
                     while (!stop)
                     {
+                        if (!skipping && IsClosing)
+                        {
+                            // Nothing reads its messages any more: skip them unread, until the client's close arrives.
+                            frames.SkipDataMessages();
+                            skipping = true;
+                        }
+
                         var next = frames.Read(ref buffer);
                         if (next.Kind == FrameEventKind.NeedMoreData)
                         {
@@ -64,6 +72,13 @@ public sealed partial class PeerConnection
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (stop || result.IsCompleted || result.IsCanceled)
                 {
+                    break;
+                }
+
+                if (frames.SkippedBytes > SkippedBytesBudget)
+                {
+                    // Told to close, it keeps sending instead of answering: cut it rather than read on.
+                    _abort();
                     break;
                 }
             }

@@ -93,6 +93,12 @@ public sealed partial class PeerConnection : IPeerConnection, IBatchedPeer
 
     private int MaxMessageBytes => _services.Settings.MaxMessageBytes;
 
+    /// <summary>
+    /// What a closing client may still send (data messages, skipped unread) before its socket is cut instead of
+    /// waiting for its close frame: four of the largest messages, what a client that was mid-burst has in flight.
+    /// </summary>
+    private long SkippedBytesBudget => 4L * MaxMessageBytes;
+
     private TimeSpan CloseTimeout => _services.Settings.CloseTimeout;
 
     public string Id { get; }

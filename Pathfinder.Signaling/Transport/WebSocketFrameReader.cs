@@ -45,6 +45,26 @@ public sealed class WebSocketFrameReader(int maxMessageBytes)
 
     private bool _failed;
 
+    // Once the connection is closing, data messages are skipped unread (no copy, no unmasking, no UTF-8 check).
+    private bool _skipData;
+
+    /// <summary>Payload bytes of data frames skipped since <see cref="SkipDataMessages"/>.</summary>
+    public long SkippedBytes { get; private set; }
+
+    /// <summary>
+    /// From now on data messages are skipped, not assembled: nothing reads them any more (the connection is closing)
+    /// and a client that keeps sending after the server's close frame should cost no more than reading its bytes.
+    /// Control frames (the client's close, pings) are still read.
+    /// </summary>
+    public void SkipDataMessages()
+    {
+        _skipData = true;
+        if (_inMessage && !_messageDelivered)
+        {
+            _discarding = true;
+        }
+    }
+
     /// <summary>
     /// Consumes bytes from <paramref name="buffer"/> (it is sliced past them) until one event is complete or the
     /// buffer is used up (<see cref="FrameEventKind.NeedMoreData"/>; at most an incomplete frame header is left in it).
@@ -82,7 +102,7 @@ public sealed class WebSocketFrameReader(int maxMessageBytes)
                         _inMessage = true;
                         _messageIsText = _opcode == FrameOpcode.Text;
                         _messageLength = 0;
-                        _discarding = false;
+                        _discarding = _skipData;
                     }
 
                     if (!_discarding && _messageLength + _remaining > _maxMessageBytes)
@@ -129,6 +149,10 @@ public sealed class WebSocketFrameReader(int maxMessageBytes)
                 else
                 {
                     _maskOffset = (_maskOffset + take) & 3;
+                    if (_skipData)
+                    {
+                        SkippedBytes += take;
+                    }
                 }
 
                 buffer = buffer.Slice(take);

@@ -1,7 +1,9 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Pathfinder.Signaling.Telemetry;
+using Pathfinder.Signaling.Transport;
 
 namespace Pathfinder.Signaling.Tests;
 
@@ -50,5 +52,51 @@ public sealed class CloseTimeoutTests
 
         Assert.Single(disconnects.GetMeasurementSnapshot(), m => (string?)m.Tags["reason"] == "heartbeat_timeout");
         Assert.Equal(System.Net.WebSockets.WebSocketState.Open, sender.Socket.State);
+    }
+
+    [Fact]
+    public async Task A_client_that_keeps_sending_after_the_servers_close_is_cut_after_four_of_the_largest_messages()
+    {
+        const int maxMessage = 16 * 1024;
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow); // nothing refills the relay rate
+        await using var host = await SignalingTestHost.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Signaling:MaxMessageBytes"] = maxMessage.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Signaling:RelayMessagesPerSecond"] = "1",
+                ["Signaling:RelayMessageBurst"] = "1",
+            },
+            services =>
+            {
+                services.AddSingleton<TimeProvider>(time);
+                // A close timeout far beyond the test: only the skipped-bytes budget can end the connection early.
+                services.AddSingleton(new TransportSettings(maxMessage, 512, 1024 * 1024, TimeSpan.FromMinutes(10)));
+            });
+        using var disconnects = new MetricCollector<long>(
+            host.Services.GetRequiredService<IMeterFactory>(), SignalingMetrics.MeterName, "pathfinder.signaling.disconnects");
+        await using var receiver = await PeerClient.ConnectAsync(host.SocketUri);
+        await using var flooder = await PeerClient.ConnectAsync(host.SocketUri, read: false); // never reads the close
+
+        // Over its relay rate it is closed (1008) after RefusalsBeforeClose messages; it goes on sending regardless.
+        var message = $$"""{"type":"CANDIDATE","dst":"{{receiver.Id}}","payload":"{{new string('c', maxMessage - 100)}}"}""";
+        const long limit = 64L * 1024 * 1024; // far more than the socket buffers of both ends hold
+        long sent = 0;
+        Exception? cut = null;
+        try
+        {
+            while (sent < limit)
+            {
+                await flooder.SendAsync(message);
+                sent += message.Length;
+            }
+        }
+        catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or IOException or OperationCanceledException)
+        {
+            cut = ex;
+        }
+
+        Assert.True(cut is not null, $"the server read all {sent:N0} bytes sent after its close instead of cutting the client");
+        await disconnects.WaitForMeasurementsAsync(1).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("relay_rate", Assert.Single(disconnects.GetMeasurementSnapshot()).Tags["reason"]);
     }
 }

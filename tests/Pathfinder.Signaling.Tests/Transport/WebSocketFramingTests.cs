@@ -194,6 +194,30 @@ public sealed class WebSocketFramingTests
     }
 
     [Fact]
+    public void Once_told_to_skip_data_messages_the_reader_counts_them_and_still_reads_control_frames()
+    {
+        var reader = new WebSocketFrameReader(Limit);
+        var events = new List<string>();
+        // A fragmented message is in flight when the connection starts closing: its rest is skipped too.
+        var first = new ReadOnlySequence<byte>(ClientFrames.Text("delivered"));
+        Drain(reader, ref first, events);
+        var head = new ReadOnlySequence<byte>(ClientFrames.Text("half", fin: false));
+        Drain(reader, ref head, events);
+
+        reader.SkipDataMessages();
+        var rest = new ReadOnlySequence<byte>(ClientFrames.Concat(
+            ClientFrames.Continuation("-way", fin: true),
+            ClientFrames.Text(new string('x', 300)),
+            ClientFrames.Ping("p"),
+            ClientFrames.Frame(FrameOpcode.Binary, new byte[70_000]),
+            ClientFrames.Close(1000, "bye")));
+        Drain(reader, ref rest, events);
+
+        Assert.Equal([TextEvent("delivered"), PingEvent("p"), CloseEvent(WebSocketCloseStatus.NormalClosure, "bye")], events);
+        Assert.Equal(4 + 300 + 70_000, reader.SkippedBytes);
+    }
+
+    [Fact]
     public void A_masked_text_message_is_unmasked()
     {
         var reader = new WebSocketFrameReader(Limit);
