@@ -21,8 +21,13 @@ public sealed partial class RedisPeerDirectory
     /// <summary>Messages that may wait for Redis before new ones are refused (the sender is told EXPIRE).</summary>
     private const int OutboxCapacity = 20_000;
 
-    /// <summary>Bytes of envelopes that may wait for Redis (or be in the call that is out) before new ones are refused.</summary>
-    private const long OutboxByteCapacity = 16L * 1024 * 1024;
+    /// <summary>
+    /// Bytes of envelopes that may wait for Redis (or be in the call that is out) before new ones are refused: 64 of the
+    /// largest messages, thousands of ordinary ones. Kept small on purpose: what waits on Redis lives through
+    /// collections and is promoted, so the in-flight volume sets the replica's memory peak under a flood (bench/run.sh
+    /// --abuse, offline100 on two replicas: +98 to +189 MB at 16 MiB, +41 to +45 MB at 4 MiB).
+    /// </summary>
+    private const long OutboxByteCapacity = 4L * 1024 * 1024;
 
     // Nothing is delivered before this returns (every message takes its turn in the outbox): the batch is not used.
     public ValueTask<RouteOutcome> RouteAsync(Outbound message, SendBatch? batch = null) => RouteAsync(message, hop: 0);
