@@ -86,16 +86,39 @@ public sealed partial class RedisPeerDirectory
             var previous = (string?)parts[1];
             var entries = ((RedisResult[])parts[2]!).Select(e => (byte[])e!).ToList();
             var queued = entries.Select(FrameOf).ToList();
-            IPeerConnection? superseded;
+            IPeerConnection? superseded = null;
+            var overLimit = false;
             lock (_slots)
             {
-                // Registered and unreserved in one step: the count of registered + in-flight never dips or doubles.
-                superseded = pending.Activate(_local, queued);
-                if (reserved)
+                // A take-over here reserved no slot. Should the connection it takes over have left meanwhile, the slot
+                // it freed may be someone else's by now: without a free one this claim is over the limit after all.
+                if (!reserved && !_local.TryGet(peer.Id, out _) && _local.Count + _claiming >= concurrentLimit)
                 {
-                    _claiming--;
-                    reserved = false;
+                    overLimit = true;
                 }
+                else
+                {
+                    // Registered and unreserved in one step: the count of registered + in-flight never dips or doubles.
+                    superseded = pending.Activate(_local, queued);
+                    if (reserved)
+                    {
+                        _claiming--;
+                        reserved = false;
+                    }
+                }
+            }
+
+            if (overLimit)
+            {
+                // Nothing was handed over (the queue is only read): give the lease back, then what was held for the id
+                // goes to whoever holds it now (or its queue).
+                await GiveUpClaimAsync(peer);
+                foreach (var held in pending.Abandon())
+                {
+                    _ = RouteAsync(held, hop: 1).AsTask();
+                }
+
+                return new ClaimResult(ClaimOutcome.LimitReached);
             }
 
             _metrics.OfflineDelivered(queued.Count);
@@ -117,6 +140,20 @@ public sealed partial class RedisPeerDirectory
             GiveBack(reserved);
             _pending.TryRemove(new KeyValuePair<string, PendingClaim>(peer.Id, pending));
             gate.Release();
+        }
+    }
+
+    /// <summary>Compare-and-delete of a lease this replica was granted but does not use (no reservation: never held).</summary>
+    private async Task GiveUpClaimAsync(IPeerConnection peer)
+    {
+        try
+        {
+            await Db.ScriptEvaluateAsync(ClaimScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), 0, RedisValue.EmptyString]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // The lease runs out: the id is free again within one lease.
+            ClusterLog.ReleaseFailed(_logger, peer.Id, ex.Message);
         }
     }
 

@@ -125,7 +125,7 @@ public sealed partial class RedisPeerDirectory
         return (queues.Length, (long)result[1]);
     }
 
-    /// <summary>Gives back the budget shares of offline queue entries a claim took on a cluster (counted entries only).</summary>
+    /// <summary>Gives back the budget shares of offline queue entries handed over to a claimer on a cluster (counted entries only).</summary>
     private async Task GiveBackEntriesAsync(List<byte[]> entries)
     {
         var shares = entries

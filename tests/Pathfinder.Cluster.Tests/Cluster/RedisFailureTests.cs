@@ -263,6 +263,49 @@ public sealed class RedisFailureTests
     }
 
     [Fact]
+    public async Task A_take_over_whose_old_socket_leaves_during_the_claim_still_keeps_the_concurrent_limit()
+    {
+        const string open = """{"type":"OPEN"}""";
+        const string limit = """{"type":"ERROR","payload":{"msg":"Server has reached its concurrent user limit"}}""";
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ClusterUnderTest.StartAsync(1, redis.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Signaling:ConcurrentLimit"] = "2",
+        });
+        var table = cluster[0].Services.GetRequiredService<Routing.LocalPeerTable>();
+        var id = PeerClient.NewId("owned");
+        await using var old = await PeerClient.ConnectAsync(cluster.Socket(0), id, token: "owner");
+        await using var other = await PeerClient.ConnectAsync(cluster.Socket(0));
+
+        var sockets = cluster[0].Services.GetRequiredService<Transport.ClientSocketLimiter>();
+        Task<PeerClient> again, newcomer;
+        redis.Pause();
+        try
+        {
+            // The owner takes its id over on the replica that holds it (no slot needed); the claim waits on Redis
+            // (and so does the client's upgrade: OPEN leaves with the 101)...
+            again = PeerClient.OpenAsync(cluster.Socket(0), id, token: "owner");
+            Assert.True(await Poll.UntilAsync(() => Task.FromResult(sockets.OpenFrom("127.0.0.1") == 3), TimeSpan.FromSeconds(10)), "the take-over never reached the service");
+            // ...while the old socket goes away, which frees its slot here at once...
+            old.Socket.Abort();
+            Assert.True(await Poll.UntilAsync(() => Task.FromResult(table.Count == 1), TimeSpan.FromSeconds(10)), "the aborted socket was not let go");
+            // ...and a newcomer claims that slot.
+            newcomer = PeerClient.OpenAsync(cluster.Socket(0), PeerClient.NewId("newcomer"));
+            Assert.True(await Poll.UntilAsync(() => Task.FromResult(sockets.OpenFrom("127.0.0.1") == 3), TimeSpan.FromSeconds(10)), "the newcomer never reached the service");
+        }
+        finally
+        {
+            redis.Resume();
+        }
+
+        await using var againCleanup = await again;
+        await using var newcomerCleanup = await newcomer;
+        string[] firsts = [await againCleanup.ReceiveAsync(), await newcomerCleanup.ReceiveAsync()];
+        Assert.True(firsts.Order(StringComparer.Ordinal).SequenceEqual([limit, open]), string.Join(" / ", firsts));
+        Assert.Equal(2, table.Count);
+    }
+
+    [Fact]
     public async Task Redis_down_at_start_does_not_stop_the_service_and_the_cluster_forms_when_it_comes()
     {
         // Redis's address is known before it exists: the test holds the port (connections refused) until it starts.
