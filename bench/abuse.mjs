@@ -528,7 +528,14 @@ async function attackOffline(s, senders = 1) {
       const o = `${closedBy(p.tcpState(), p)}${Number.isFinite(closedAt) ? ` after ${((closedAt - t0) / 1000).toFixed(1)} s` : ''}`;
       outcomes[o] = (outcomes[o] ?? 0) + 1;
     }
+    // For reading lateness: when the last EXPIRE that came at once (< 1 s: refused by a budget, so read by the server
+    // then) arrived, i.e. about when the server had read the flood; and the earliest queued EXPIRE since the flood began.
+    const immediate = gotAt.map((g, i) => (g && g - sentAt[i] < 1000 ? g - t0 : -1)).filter((x) => x >= 0);
+    const queued = gotAt.map((g, i) => (g && g - sentAt[i] >= 1000 ? g - t0 : -1)).filter((x) => x >= 0);
+    const readEndMs = immediate.length ? Math.round(Math.max(...immediate)) : null;
+    const firstQueuedExpireMs = queued.length ? Math.round(Math.min(...queued)) : null;
     return {
+      readEndMs, firstQueuedExpireMs,
       senders, sent, sendMs: Math.round(sendMs), rssGrowthMb: rss1 - rss0, peakGrowthMb: Math.max(peakRss, rss1) - rss0,
       redisGrowthMb: (mem1 - mem0) / 1048576, redisPeakGrowthMb: (Math.max(peakMem, mem1) - mem0) / 1048576,
       expireOnTime: onTime, expireLate: late, expireNever: never, expireUnknown: unknown, expireMaxMs: Math.round(maxMs), errors, strays,
