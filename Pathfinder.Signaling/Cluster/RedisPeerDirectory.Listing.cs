@@ -17,12 +17,19 @@ public sealed partial class RedisPeerDirectory
             }
 
             var ids = new HashSet<string>(StringComparer.Ordinal);
+            var page = new List<RedisKey>(ListingPage);
             foreach (var server in primaries)
             {
-                await foreach (var key in server.KeysAsync(pattern: _keys.PeerPattern, pageSize: 1000).WithCancellation(cancellationToken))
+                await foreach (var key in server.KeysAsync(pattern: _keys.PeerPattern, pageSize: ListingPage).WithCancellation(cancellationToken))
                 {
-                    ids.Add(_keys.IdOfPeerKey((string)key!));
+                    page.Add(key);
+                    if (page.Count == ListingPage)
+                    {
+                        await AddLiveAsync(page, ids);
+                    }
                 }
+
+                await AddLiveAsync(page, ids);
             }
 
             return [.. ids];
@@ -32,6 +39,34 @@ public sealed partial class RedisPeerDirectory
             ClusterLog.RouteFailed(_logger, "(peer list)", ex.Message);
             return [.. _local.Ids];
         }
+    }
+
+    private const int ListingPage = 1000;
+
+    /// <summary>
+    /// Adds the ids of the page's keys that a connection holds, and empties the page. A reserved id (IdReservation:
+    /// "\n{token}\n", no replica) is on no replica, so it is not listed, as in memory. One GET per key, pipelined (the
+    /// keys of a page lie in many hash slots).
+    /// </summary>
+    private async Task AddLiveAsync(List<RedisKey> page, HashSet<string> ids)
+    {
+        if (page.Count == 0)
+        {
+            return;
+        }
+
+        var db = Db;
+        var values = await Task.WhenAll(page.Select(key => db.StringGetAsync(key)));
+        for (var i = 0; i < page.Count; i++)
+        {
+            var value = (string?)values[i];
+            if (value is { Length: > 0 } && value[0] != '\n')
+            {
+                ids.Add(_keys.IdOfPeerKey((string)page[i]!));
+            }
+        }
+
+        page.Clear();
     }
 
     public async ValueTask<bool> IsRegisteredAsync(string id, CancellationToken cancellationToken)

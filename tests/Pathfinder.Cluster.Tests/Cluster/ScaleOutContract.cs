@@ -392,15 +392,30 @@ public sealed class ScaleOutContract(Backends backends) : IClassFixture<Backends
     [MemberData(nameof(Backends.Targets), MemberType = typeof(Backends))]
     public async Task Peers_lists_the_peers_of_every_replica(string backend)
     {
-        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?> { ["Signaling:AllowDiscovery"] = "true" });
+        await using var cluster = await backends.StartAsync(backend, new Dictionary<string, string?>
+        {
+            ["Signaling:AllowDiscovery"] = "true",
+            ["Signaling:IdReservation"] = "600000",
+        });
         await using var a = await PeerClient.ConnectAsync(cluster.Socket(0));
         await using var b = await PeerClient.ConnectAsync(cluster.Socket(1));
         await using var c = await PeerClient.ConnectAsync(cluster.Socket(2));
+        // A peer that left: its id stays reserved for its token, but no replica holds it, so it is not listed.
+        var gone = await PeerClient.ConnectAsync(cluster.Socket(0));
+        await gone.DisposeAsync();
         using var http = new HttpClient();
         foreach (var replica in cluster.Replicas)
         {
-            var ids = JsonSerializer.Deserialize<string[]>(await http.GetStringAsync(new Uri(replica.ApiBase + "/pathfinder/peers")))!;
-            Assert.Equal(new[] { a.Id, b.Id, c.Id }.Order(), ids.Order());
+            string[] ids = [];
+            Assert.True(
+                await Poll.UntilAsync(
+                    async () =>
+                    {
+                        ids = JsonSerializer.Deserialize<string[]>(await http.GetStringAsync(new Uri(replica.ApiBase + "/pathfinder/peers")))!;
+                        return ids.Order().SequenceEqual(new[] { a.Id, b.Id, c.Id }.Order());
+                    },
+                    TimeSpan.FromSeconds(10)),
+                $"listed: {string.Join(", ", ids)}; expected {a.Id}, {b.Id}, {c.Id} (and not {gone.Id})");
         }
     }
 
