@@ -143,12 +143,15 @@ public sealed partial class RedisPeerDirectory
         }
     }
 
-    /// <summary>Compare-and-delete of a lease this replica was granted but does not use (no reservation: never held).</summary>
-    private async Task GiveUpClaimAsync(IPeerConnection peer)
+    /// <summary>
+    /// Compare-and-delete of a lease this replica was granted (or may yet be) but does not use. No reservation: the
+    /// socket's token never held the id. With <see cref="CommandFlags.FireAndForget"/> it completes at once.
+    /// </summary>
+    private async Task GiveUpClaimAsync(IPeerConnection peer, CommandFlags flags = CommandFlags.None)
     {
         try
         {
-            await Db.ScriptEvaluateAsync(ClaimScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), 0, RedisValue.EmptyString]);
+            await Db.ScriptEvaluateAsync(ClaimScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), 0, RedisValue.EmptyString], flags);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -202,18 +205,7 @@ public sealed partial class RedisPeerDirectory
     /// blocked for a lease by a socket that was told ERROR. The offline queue it read is left as it was (the claim only
     /// reads it), so the id's next holder gets those messages.
     /// </summary>
-    private void UndoLateClaim(IPeerConnection peer)
-    {
-        try
-        {
-            // No reservation: the socket was refused, its token never held the id.
-            _ = Db.ScriptEvaluateAsync(ClaimScripts.Release, [_keys.Peer(peer.Id)], [ValueOf(peer), 0, RedisValue.EmptyString], CommandFlags.FireAndForget);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
-        {
-            ClusterLog.ReleaseFailed(_logger, peer.Id, ex.Message);
-        }
-    }
+    private void UndoLateClaim(IPeerConnection peer) => _ = GiveUpClaimAsync(peer, CommandFlags.FireAndForget);
 
     /// <summary>The previous holder (same token) was on another replica: ask it to close that connection.</summary>
     private async Task SupersedeRemoteAsync(string id, string previous)
