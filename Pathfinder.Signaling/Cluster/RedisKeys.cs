@@ -73,6 +73,9 @@ public sealed class RedisKeys(string prefix)
     /// <summary>A queue key is this, the id and <c>}</c>.</summary>
     public string QueuePrefix => $"{Prefix}:queue:{{";
 
+    /// <summary>A presence key is this, the id and <c>}</c>.</summary>
+    public string PeerPrefix => $"{Prefix}:peer:{{";
+
     /// <summary>A told key is this, the id and <c>}</c>.</summary>
     public string ToldPrefix => $"{Prefix}:told:{{";
 

@@ -84,36 +84,45 @@ public sealed partial class RedisPeerDirectory
         /// <summary>
         /// Take at most maxQueues offline queues whose deadline has passed. KEYS: the expiry index, then (inline only)
         /// the offline totals. ARGV: nowMs, maxQueues, queuePrefix, toldPrefix, senderPrefix, inline ('1': give the
-        /// budget shares back here; '0': return them). Returns {{{id, senders, shares}, …}, left}: the senders of each
-        /// queue to tell (EXPIRE), in the order of their first message, without those already told; shares (when not
-        /// inline) as {src, messages, bytes, …}; left, the ids still in the index. Atomic, so each expired queue goes
-        /// to exactly one replica.
+        /// budget shares back here; '0': return them), peerPrefix. Returns {{{id, senders, shares}, …},
+        /// left, looked}: the senders of each queue to tell (EXPIRE), in the order of their first message, without those
+        /// already told; shares (when not inline) as {src, messages, bytes, …}; left, the ids still in the index; looked,
+        /// the due ids it looked at. Atomic, so each expired queue goes to exactly one replica.
+        /// A due queue whose id a connection holds is being handed over by a claim (Claims.Delivered removes it once
+        /// delivered): it is looked at again by the next sweep (its deadline becomes nowMs + 1) instead of expired, so a
+        /// delivered message never also gets EXPIRE. Should the holder never remove it (Redis did not answer, the claim was given up), it expires once
+        /// nobody holds the id.
         /// </summary>
         public const string TakeExpired = Budget + """
             local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
             local out = {}
             for _, id in ipairs(due) do
-              redis.call('ZREM', KEYS[1], id)
-              local qk = ARGV[3] .. id .. '}'
-              local q = redis.call('LRANGE', qk, 0, -1)
-              redis.call('DEL', qk)
-              local senders, shares
-              if ARGV[6] == '1' then
-                senders, shares = give_back(KEYS[2], ARGV[5], q), {}
+              local lease = redis.call('GET', ARGV[7] .. id .. '}')
+              if lease and string.byte(lease, 1) ~= 10 then
+                redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + 1, id)
               else
-                local per
-                per, senders = shares_of(q)
-                shares = flat(per, senders)
+                redis.call('ZREM', KEYS[1], id)
+                local qk = ARGV[3] .. id .. '}'
+                local q = redis.call('LRANGE', qk, 0, -1)
+                redis.call('DEL', qk)
+                local senders, shares
+                if ARGV[6] == '1' then
+                  senders, shares = give_back(KEYS[2], ARGV[5], q), {}
+                else
+                  local per
+                  per, senders = shares_of(q)
+                  shares = flat(per, senders)
+                end
+                local tk = ARGV[4] .. id .. '}'
+                local tell = {}
+                for _, src in ipairs(senders) do
+                  if redis.call('SISMEMBER', tk, src) == 0 then tell[#tell + 1] = src end
+                end
+                redis.call('DEL', tk)
+                out[#out + 1] = {id, tell, shares}
               end
-              local tk = ARGV[4] .. id .. '}'
-              local tell = {}
-              for _, src in ipairs(senders) do
-                if redis.call('SISMEMBER', tk, src) == 0 then tell[#tell + 1] = src end
-              end
-              redis.call('DEL', tk)
-              out[#out + 1] = {id, tell, shares}
             end
-            return {out, redis.call('ZCARD', KEYS[1])}
+            return {out, redis.call('ZCARD', KEYS[1]), #due}
             """;
 
         /// <summary>

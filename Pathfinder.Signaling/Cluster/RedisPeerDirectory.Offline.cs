@@ -37,8 +37,8 @@ public sealed partial class RedisPeerDirectory
             {
                 for (var call = 0; call < MaxSweepCalls && !cancellationToken.IsCancellationRequested; call++)
                 {
-                    var taken = await TakeExpiredAsync([_keys.Queues, _keys.OfflineTotals], now, inline: true, pairs);
-                    if (taken < ExpireBatch)
+                    var looked = await TakeExpiredAsync([_keys.Queues, _keys.OfflineTotals], now, inline: true, pairs);
+                    if (looked < ExpireBatch)
                     {
                         break;
                     }
@@ -76,9 +76,9 @@ public sealed partial class RedisPeerDirectory
         var left = 0L;
         for (var call = 0; call < MaxSweepCalls; call++)
         {
-            var (taken, remaining) = await TakeExpiredCallAsync([_keys.Due(slot)], now, inline: false, pairs);
+            var (looked, remaining) = await TakeExpiredCallAsync([_keys.Due(slot)], now, inline: false, pairs);
             left = remaining;
-            if (taken < ExpireBatch)
+            if (looked < ExpireBatch)
             {
                 break;
             }
@@ -88,14 +88,14 @@ public sealed partial class RedisPeerDirectory
     }
 
     private async Task<int> TakeExpiredAsync(RedisKey[] keys, long now, bool inline, List<ExpiredPair> pairs) =>
-        (await TakeExpiredCallAsync(keys, now, inline, pairs)).Taken;
+        (await TakeExpiredCallAsync(keys, now, inline, pairs)).Looked;
 
-    private async Task<(int Taken, long Left)> TakeExpiredCallAsync(RedisKey[] keys, long now, bool inline, List<ExpiredPair> pairs)
+    private async Task<(int Looked, long Left)> TakeExpiredCallAsync(RedisKey[] keys, long now, bool inline, List<ExpiredPair> pairs)
     {
         var result = (RedisResult[])(await Db.ScriptEvaluateAsync(
             OfflineScripts.TakeExpired,
             keys,
-            [now, ExpireBatch, _keys.QueuePrefix, _keys.ToldPrefix, _keys.SenderPrefix, inline ? "1" : "0"]))!;
+            [now, ExpireBatch, _keys.QueuePrefix, _keys.ToldPrefix, _keys.SenderPrefix, inline ? "1" : "0", _keys.PeerPrefix]))!;
         var queues = (RedisResult[])result[0]!;
         var shares = new List<(string, long, long)>();
         lock (pairs)
@@ -122,7 +122,8 @@ public sealed partial class RedisPeerDirectory
             await GiveBackSharesAsync(shares, totals: true);
         }
 
-        return (queues.Length, (long)result[1]);
+        // Due ids looked at (expired or postponed): a full batch means more may be due.
+        return ((int)result[2], (long)result[1]);
     }
 
     /// <summary>Gives back the budget shares of offline queue entries handed over to a claimer on a cluster (counted entries only).</summary>

@@ -123,6 +123,37 @@ public sealed class BackplaneBatchingTests(RedisFixture redis) : IClassFixture<R
     }
 
     [Fact]
+    public async Task A_due_queue_whose_id_is_held_is_being_handed_over_and_expires_only_once_nobody_holds_the_id()
+    {
+        var prefix = "t" + Guid.NewGuid().ToString("N")[..10];
+        await using var cluster = await ClusterUnderTest.StartAsync(
+            2, redis.Server.ConnectionString, new Dictionary<string, string?> { ["Signaling:Cluster:KeyPrefix"] = prefix });
+        await using var sender = await PeerClient.ConnectAsync(cluster.Socket(0));
+        var keys = new RedisKeys(prefix);
+        var handedOver = PeerClient.NewId("handedover");
+
+        // A claim has set the lease and read the queue; the hand-over has not removed the entry yet.
+        await using var direct = await ConnectionMultiplexer.ConnectAsync(redis.Server.ConnectionString);
+        var db = direct.GetDatabase();
+        var deadline = cluster.Time.GetUtcNow().AddSeconds(5).ToUnixTimeMilliseconds();
+        await db.ListRightPushAsync(keys.Queue(handedOver), Encoding.UTF8.GetBytes(sender.Id + "\n" + """{"type":"OFFER"}"""));
+        await db.SortedSetAddAsync(keys.Queues, handedOver, deadline);
+        await db.StringSetAsync(keys.Peer(handedOver), "elsewhere\nowner\n1", TimeSpan.FromMinutes(1));
+
+        // Due, but held: not expired (its holder was handed the message); the next sweep looks again.
+        cluster.Time.Advance(TimeSpan.FromSeconds(6));
+        Assert.Equal(0, await cluster.SweepExpiredAsync());
+        Assert.True(await db.KeyExistsAsync(keys.Queue(handedOver)));
+
+        // Nobody holds it any more (the claim was given up): it expires at the next sweep, and the sender hears it.
+        await db.KeyDeleteAsync(keys.Peer(handedOver));
+        cluster.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await cluster.SweepExpiredAsync());
+        Assert.Equal($$"""{"type":"EXPIRE","src":"{{handedOver}}","dst":"{{sender.Id}}"}""", await sender.ReceiveAsync());
+        Assert.False(await db.KeyExistsAsync(keys.Queue(handedOver)));
+    }
+
+    [Fact]
     public void The_envelope_writer_refuses_a_field_it_cannot_carry_instead_of_throwing()
     {
         static ClusterEnvelope With(string dst, string src = "src", string trace = "") => new(
