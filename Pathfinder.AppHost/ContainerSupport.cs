@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 
 namespace Pathfinder.AppHost;
@@ -55,36 +53,6 @@ public sealed record ContainerSupport(bool Usable, string Reason)
     }
 
     /// <summary>True when <c>{runtime} container ls -n 1</c> exits 0 within <see cref="ProbeTimeout"/>.</summary>
-    public static bool RuntimeAnswers(string runtime)
-    {
-        var start = new ProcessStartInfo(runtime, ["container", "ls", "-n", "1"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        try
-        {
-            using var process = Process.Start(start);
-            if (process is null)
-            {
-                return false;
-            }
-
-            // Drain both pipes so a chatty CLI cannot block on a full buffer.
-            _ = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(ProbeTimeout))
-            {
-                process.Kill(entireProcessTree: true);
-                return false;
-            }
-
-            return process.ExitCode == 0;
-        }
-        catch (Win32Exception)
-        {
-            return false; // not installed
-        }
-    }
+    public static bool RuntimeAnswers(string runtime) =>
+        BoundedProcess.Run(runtime, ["container", "ls", "-n", "1"], ProbeTimeout).ExitCode == 0;
 }

@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 
@@ -52,7 +50,7 @@ public sealed record GarnetLaunch(string Command, IReadOnlyList<string> Prefix, 
             return new(null, "the dotnet host was not found");
         }
 
-        var (exitCode, output) = Run(dotnet, ["tool", "restore"], appHostDirectory, RestoreTimeout);
+        var (exitCode, output) = BoundedProcess.Run(dotnet, ["tool", "restore"], RestoreTimeout, appHostDirectory);
         return exitCode == 0
             ? new(new(dotnet, ["tool", "run", "garnet-server", "--"], appHostDirectory, "the garnet-server .NET tool (.config/dotnet-tools.json)"), string.Empty)
             : new(null, $"`dotnet tool restore` failed ({(exitCode is null ? "timed out" : $"exit {exitCode}")}): {output}");
@@ -71,40 +69,5 @@ public sealed record GarnetLaunch(string Command, IReadOnlyList<string> Prefix, 
         var root = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
         var muxer = Path.Combine(root, OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet");
         return File.Exists(muxer) ? muxer : findProgram("dotnet");
-    }
-
-    private static (int? ExitCode, string Output) Run(string program, string[] arguments, string workingDirectory, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(program, arguments)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        try
-        {
-            using var process = Process.Start(start);
-            if (process is null)
-            {
-                return (null, $"{program} did not start");
-            }
-
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(timeout))
-            {
-                process.Kill(entireProcessTree: true);
-                return (null, $"no answer within {timeout.TotalSeconds:0} s");
-            }
-
-            var text = (stderr.Result + "\n" + stdout.Result).Trim();
-            var first = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? string.Empty;
-            return (process.ExitCode, first);
-        }
-        catch (Win32Exception ex)
-        {
-            return (null, ex.Message);
-        }
     }
 }

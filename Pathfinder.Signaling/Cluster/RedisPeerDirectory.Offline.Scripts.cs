@@ -82,6 +82,23 @@ public sealed partial class RedisPeerDirectory
             """;
 
         /// <summary>
+        /// Lua helper of both route scripts: <c>refusal(len, told, src, ttl)</c> answers a message an offline queue
+        /// refuses (over a limit or a budget): 3 (tell the sender EXPIRE now) when the queue is empty (nothing is kept),
+        /// else 3 the first time this sender is refused for it (remembered in the told set for ttl ms) and 4 after.
+        /// </summary>
+        public const string Refusal = """
+            local function refusal(len, told, src, ttl)
+              if len == 0 then return 3 end
+              if redis.call('SADD', told, src) == 1 then
+                redis.call('PEXPIRE', told, ttl)
+                return 3
+              end
+              return 4
+            end
+
+            """;
+
+        /// <summary>
         /// Take at most maxQueues offline queues whose deadline has passed. KEYS: the expiry index, then (inline only)
         /// the offline totals. ARGV: nowMs, maxQueues, queuePrefix, toldPrefix, senderPrefix, inline ('1': give the
         /// budget shares back here; '0': return them), peerPrefix. Returns {{{id, senders, shares}, …},

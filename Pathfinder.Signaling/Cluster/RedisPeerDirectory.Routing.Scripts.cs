@@ -22,7 +22,7 @@ public sealed partial class RedisPeerDirectory
         /// perSenderBytes: the sender's hash); an entry counts its stored bytes. Over a budget, a destination that has a
         /// queue tells each sender once (the told set); one without a queue keeps nothing and answers 3 every time.
         /// </summary>
-        public const string RouteMany = """
+        public const string RouteMany = OfflineScripts.Refusal + """
             local prefix, limit, ttl, deadline, self = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
             local max_n, max_b, per_n, per_b, sprefix = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
             local n = (#KEYS - 2) / 3
@@ -75,14 +75,7 @@ public sealed partial class RedisPeerDirectory
                   local size = #ARGV[a + 1] - 4
                   local len = redis.call('LLEN', KEYS[k + 1])
                   if len >= limit or tot_n >= max_n or tot_b + size > max_b or u[1] >= per_n or u[2] + size > per_b then
-                    if len == 0 then
-                      codes[i] = 3
-                    elseif redis.call('SADD', KEYS[k + 2], src) == 1 then
-                      redis.call('PEXPIRE', KEYS[k + 2], ttl)
-                      codes[i] = 3
-                    else
-                      codes[i] = 4
-                    end
+                    codes[i] = refusal(len, KEYS[k + 2], src, ttl)
                   else
                     redis.call('RPUSH', KEYS[k + 1], string.sub(ARGV[a + 1], 5))
                     redis.call('ZADD', KEYS[1], 'NX', deadline, ARGV[a + 2])

@@ -15,7 +15,7 @@ public sealed partial class RedisPeerDirectory
         /// has a queue tells each sender once (the told set); one without a queue keeps nothing and answers 3 every
         /// time — as the route script of one primary does.
         /// </summary>
-        public const string Enqueue = """
+        public const string Enqueue = OfflineScripts.Refusal + """
             local limit, ttl, deadline = tonumber(ARGV[1]), ARGV[2], ARGV[3]
             local n = (#KEYS - 1) / 3
             local out = {}
@@ -27,14 +27,7 @@ public sealed partial class RedisPeerDirectory
               else
                 local len = redis.call('LLEN', KEYS[k + 1])
                 if len >= limit or ARGV[a + 4] ~= '1' then
-                  if len == 0 then
-                    out[i] = 3
-                  elseif redis.call('SADD', KEYS[k + 2], ARGV[a + 3]) == 1 then
-                    redis.call('PEXPIRE', KEYS[k + 2], ttl)
-                    out[i] = 3
-                  else
-                    out[i] = 4
-                  end
+                  out[i] = refusal(len, KEYS[k + 2], ARGV[a + 3], ttl)
                 else
                   redis.call('RPUSH', KEYS[k + 1], ARGV[a + 1])
                   redis.call('ZADD', KEYS[1], 'NX', deadline, ARGV[a + 2])
