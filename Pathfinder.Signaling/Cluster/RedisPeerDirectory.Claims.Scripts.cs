@@ -1,6 +1,6 @@
 namespace Pathfinder.Signaling.Cluster;
 
-/// <summary>The Redis scripts of claims and leases (used by RedisPeerDirectory.Claims.cs). A presence value is <c>{replica}\n{token}\n{connectionId}</c>.</summary>
+/// <summary>The Redis scripts of claims and leases (used by RedisPeerDirectory.Claims.cs and .Leases.cs). A presence value is <c>{replica}\n{token}\n{connectionId}</c>.</summary>
 public sealed partial class RedisPeerDirectory
 {
     private static class ClaimScripts

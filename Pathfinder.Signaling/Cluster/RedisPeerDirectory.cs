@@ -36,7 +36,7 @@ namespace Pathfinder.Signaling.Cluster;
 /// plus claims in flight, counted under one lock) before its round trip, and gives it back unless it registers.
 /// </para>
 /// <para>
-/// One file per job: claims and leases (RedisPeerDirectory.Claims.cs), routing and publish batching (.Routing.cs),
+/// One file per job: claims (RedisPeerDirectory.Claims.cs) and leases (.Leases.cs), routing and publish batching (.Routing.cs),
 /// the subscription and dispatch (.Subscription.cs), offline queues and expiry (.Offline.cs), listing (.Listing.cs).
 /// Routing on a Redis Cluster (one slot per script, sharded pub/sub) is in .SlotRouting.cs. Every key is named in
 /// <see cref="RedisKeys"/>; each job's scripts are beside it (RedisPeerDirectory.{Job}.Scripts.cs).
