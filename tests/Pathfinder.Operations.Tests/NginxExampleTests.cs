@@ -61,6 +61,18 @@ public sealed partial class NginxExampleTests
         }
     }
 
+    [Fact]
+    public void Has_a_commented_out_lab_location_that_forwards_the_labs_route_with_the_trusted_headers()
+    {
+        // Off by default (the lab is for checking a deployment); one uncommented line away, as docs/production.md says.
+        var line = Config.Split('\n').SingleOrDefault(l => l.TrimStart().StartsWith($"# location {Pathfinder.Signaling.Lab.LabEndpoints.Route} ", StringComparison.Ordinal));
+        Assert.True(line is not null, $"no commented 'location {Pathfinder.Signaling.Lab.LabEndpoints.Route}' line");
+        Assert.Contains("proxy_pass http://pathfinder_signaling;", line, StringComparison.Ordinal);
+        Assert.Matches(@"proxy_set_header\s+X-Forwarded-For\s+\$remote_addr;", line);
+        Assert.Matches(@"proxy_set_header\s+X-Forwarded-Proto\s+\$scheme;", line);
+        Assert.Contains("uncomment the `location /lab` line", Repo.Read("docs/production.md"), StringComparison.Ordinal);
+    }
+
     /// <summary>The text of the block that starts with <paramref name="opening"/> up to its matching brace.</summary>
     private static string Block(string opening)
     {
