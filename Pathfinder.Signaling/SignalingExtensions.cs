@@ -37,7 +37,9 @@ public static class SignalingExtensions
         services.AddMetrics();
         services.AddSingleton<SignalingMetrics>();
 
-        services.AddSingleton(new ReplicaIdentity(builder.Configuration[$"{ClusterOptions.SectionName}:ReplicaId"]));
+        var cluster = ClusterOptionsValidator.Load(builder.Configuration);
+        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(cluster));
+        services.AddSingleton(new ReplicaIdentity(cluster.ReplicaId));
         services.AddSingleton<LocalPeerTable>();
         if (builder.Configuration.HasCluster())
         {

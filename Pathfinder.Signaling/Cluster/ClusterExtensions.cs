@@ -15,24 +15,11 @@ public static class ClusterExtensions
     /// <summary>
     /// Replaces the in-memory directory with the Redis one. The client never blocks start-up on Redis and fails
     /// fast while disconnected (the outage policy in <see cref="RedisPeerDirectory"/> takes over); the backplane's health
-    /// check (every primary answers PING, this replica subscribed) is part of readiness (/health).
+    /// check (every primary answers PING, this replica subscribed) is part of readiness (/health). Its settings
+    /// (<see cref="ClusterOptions"/>) are loaded and checked with the others, in AddSignaling.
     /// </summary>
     public static WebApplicationBuilder AddSignalingCluster(this WebApplicationBuilder builder)
     {
-        var cluster = new ClusterOptions();
-        builder.Configuration.GetSection(ClusterOptions.SectionName).Bind(cluster);
-        if (cluster.LeaseMilliseconds < 1000)
-        {
-            throw new SignalingConfigurationException(
-                $"Signaling:Cluster:LeaseMilliseconds must be a whole number of milliseconds ≥ 1000, got '{cluster.LeaseMilliseconds}'");
-        }
-
-        if (string.IsNullOrWhiteSpace(cluster.KeyPrefix) || cluster.KeyPrefix.Contains(' ', StringComparison.Ordinal))
-        {
-            throw new SignalingConfigurationException(
-                $"Signaling:Cluster:KeyPrefix must be a non-empty word without spaces, got '{cluster.KeyPrefix}'");
-        }
-
         // A span per Redis command would be one per relay; the service traces relays itself. Opt back in with
         // Aspire:StackExchange:Redis:DisableTracing=false.
         var tracingConfigured = builder.Configuration["Aspire:StackExchange:Redis:DisableTracing"] is not null;
@@ -58,7 +45,6 @@ public static class ClusterExtensions
         });
 
         var services = builder.Services;
-        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(cluster));
         services.AddSingleton<RedisPeerDirectory>();
         services.AddSingleton<IPeerDirectory>(sp => sp.GetRequiredService<RedisPeerDirectory>());
         services.AddHostedService<PresenceLeaseService>();

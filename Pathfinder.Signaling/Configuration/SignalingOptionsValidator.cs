@@ -52,18 +52,7 @@ public sealed class SignalingOptionsValidator(IConfiguration configuration, IHos
         var text = written.Value;
         if (property.GetCustomAttribute<WholeNumberAttribute>() is { } range)
         {
-            var max = Math.Min(range.Max, type == typeof(int) ? int.MaxValue : long.MaxValue);
-            long? number = text is null ? Convert.ToInt64(value, CultureInfo.InvariantCulture)
-                : long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
-            if (number >= range.Min && number <= max)
-            {
-                return null;
-            }
-
-            var what = range.Unit is null ? "a whole number" : $"a whole number of {range.Unit}";
-            var allowed = max == (type == typeof(int) ? int.MaxValue : long.MaxValue) ? $"≥ {range.Min}" : $"between {range.Min} and {max}";
-            var note = range.Note is null ? null : $" ({range.Note})";
-            return $"{NameOf(property.Name)} must be {what} {allowed}{note}, got '{text ?? Convert.ToString(value, CultureInfo.InvariantCulture)}'";
+            return range.Problem(NameOf(property.Name), type, text, value);
         }
 
         if (type == typeof(bool))

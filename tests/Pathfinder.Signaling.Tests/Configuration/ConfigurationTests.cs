@@ -170,6 +170,11 @@ public sealed partial class ConfigurationTests
         { "Signaling:MaxConnections", "-5", "Signaling:MaxConnections must be a whole number of sockets ≥ 0 (0 = from the open-file limit), got '-5'" },
         { "Signaling:MaxConnectionsPerIp", "many", "Signaling:MaxConnectionsPerIp must be a whole number of sockets ≥ 0 (0 = no limit), got 'many'" },
         { "Signaling:CorsOrigins:0", "https://*", "Signaling:CorsOrigins entry 'https://*' is not an origin: use scheme://host[:port] such as https://grafana.example.com or https://*.example.com, no path" },
+        { "Signaling:Cluster:LeaseMilliseconds", "15s", "Signaling:Cluster:LeaseMilliseconds must be a whole number of milliseconds between 1000 and 86400000, got '15s'" },
+        { "Signaling:Cluster:LeaseMilliseconds", "500", "Signaling:Cluster:LeaseMilliseconds must be a whole number of milliseconds between 1000 and 86400000, got '500'" },
+        { "Signaling:Cluster:KeyPrefix", "", "Signaling:Cluster:KeyPrefix must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-', got ''" },
+        { "Signaling:Cluster:KeyPrefix", "team {a}", "Signaling:Cluster:KeyPrefix must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-', got 'team {a}'" },
+        { "Signaling:Cluster:ReplicaId", "replica\r\nX-Evil: 1", "Signaling:Cluster:ReplicaId must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-' (or empty for a random one), got 'replica\\r\\nX-Evil: 1'" },
     };
 
     [Theory]
