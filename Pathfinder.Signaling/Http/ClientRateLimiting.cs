@@ -62,13 +62,13 @@ public static class ClientRateLimiting
         if (context.WebSockets.IsWebSocketRequest)
         {
             // Counted and logged as the fast path does it for the upgrades it answers itself.
-            context.RequestServices.GetRequiredService<UpgradePolicy>().RateLimited(context.Request.Query["id"].LastOrDefault(), remoteIp);
+            context.RequestServices.GetRequiredService<UpgradePolicy>().RateLimited(UpgradePolicy.QueryValue(context.Request.Query["id"]), remoteIp);
         }
         else
         {
             Log.RequestRateLimited(logger, remoteIp, retryAfter);
         }
 
-        return new ValueTask(context.Response.WriteAsync("Too Many Requests", cancellationToken));
+        return new ValueTask(context.Response.WriteAsync(UpgradeRefusal.TooManyRequestsBody, cancellationToken));
     }
 }

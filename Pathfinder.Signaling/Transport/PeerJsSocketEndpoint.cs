@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Primitives;
 using Pathfinder.Signaling.Protocol;
 using Pathfinder.Signaling.Routing;
 using Pathfinder.Signaling.Telemetry;
@@ -64,7 +63,7 @@ public sealed class PeerJsSocketEndpoint(
         // Request.Query: names case-insensitive, values decoded; the fast path reads its query the same way.
         var query = context.Request.Query;
         var request = new SocketRequest(
-            Last(query["key"]), Last(query["id"]), Last(query["token"]), ClientAddress.Of(context), policy.Grouping.KeyOf(context));
+            UpgradePolicy.QueryValue(query["key"]), UpgradePolicy.QueryValue(query["id"]), UpgradePolicy.QueryValue(query["token"]), ClientAddress.Of(context), policy.Grouping.KeyOf(context));
 
         // A browser page on a site outside CORS_ORIGINS must not open sockets as its user: no upgrade, 403. (The rate
         // limit was applied by the rate-limiter middleware, on the same limiter.)
@@ -190,9 +189,6 @@ public sealed class PeerJsSocketEndpoint(
         // At a limit descriptors may be short: the refused socket is let go as soon as its ERROR is out.
         return connection.RejectAsync(refusal.Frame, awaitClientClose: refusal.Outcome != ConnectOutcome.Limit);
     }
-
-    // As the reference (URLSearchParams + Object.fromEntries): the last duplicate wins.
-    private static string? Last(StringValues values) => values.Count == 0 ? null : values[values.Count - 1];
 
     private sealed class StreamTransport(PipeReader input, PipeWriter output) : IDuplexPipe
     {

@@ -6,7 +6,11 @@ using Pathfinder.Signaling.Telemetry;
 namespace Pathfinder.Signaling.Transport;
 
 /// <summary>A refusal before the upgrade: the HTTP status line, body and Retry-After (seconds) when rate limited.</summary>
-public sealed record UpgradeRefusal(int StatusCode, string StatusLine, string Body, int? RetryAfterSeconds);
+public sealed record UpgradeRefusal(int StatusCode, string StatusLine, string Body, int? RetryAfterSeconds)
+{
+    /// <summary>The body of every 429, whichever path answers it (the fast path, or the pipeline's rate limiter).</summary>
+    public const string TooManyRequestsBody = "Too Many Requests";
+}
 
 /// <summary>An in-band refusal after the 101: the frame to send, the metric outcome and the logged reason.</summary>
 public readonly record struct HandshakeRefusal(ReadOnlyMemory<byte> Frame, ConnectOutcome Outcome, string Reason);
@@ -40,6 +44,12 @@ public sealed class UpgradePolicy(
 {
     public PeerIdRules IdRules => idRules;
 
+    /// <summary>
+    /// A query parameter as the pipeline has it, read as the reference does (URLSearchParams + Object.fromEntries): the
+    /// last duplicate wins. (The fast path applies the same rule to the bytes, in UpgradeHeadParser.)
+    /// </summary>
+    public static string? QueryValue(StringValues values) => values.Count == 0 ? null : values[values.Count - 1];
+
     public ClientGrouping Grouping => grouping;
 
     /// <summary>Whether a browser page from <paramref name="origin"/> may open sockets (no Origin: not a browser, allowed).</summary>
@@ -63,7 +73,7 @@ public sealed class UpgradePolicy(
             if (!lease.IsAcquired)
             {
                 RateLimited(id, remoteIp);
-                return new UpgradeRefusal(StatusCodes.Status429TooManyRequests, "429 Too Many Requests", "Too Many Requests", rateLimiter.RetryAfterSeconds(lease));
+                return new UpgradeRefusal(StatusCodes.Status429TooManyRequests, "429 Too Many Requests", UpgradeRefusal.TooManyRequestsBody, rateLimiter.RetryAfterSeconds(lease));
             }
         }
 
