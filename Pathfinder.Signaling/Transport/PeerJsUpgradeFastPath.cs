@@ -50,14 +50,31 @@ public sealed class PeerJsUpgradeFastPath
         hostFiltering.OnChange((changed, _) => Volatile.Write(ref _limits, UpgradeHeadLimits.From(_kestrelLimits, changed)));
     }
 
-    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    public Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         if (_kestrelLimits.MaxConcurrentUpgradedConnections is not null)
         {
             // Kestrel counts upgraded connections against this limit itself; only its HTTP stack can.
-            await next(connection);
-            return;
+            return next(connection);
         }
+
+        var accepted = AcceptAsync(connection, next);
+        return accepted.IsCompletedSuccessfully ? accepted.Result?.RunAsync() ?? Task.CompletedTask : RunAcceptedAsync(accepted);
+    }
+
+    // What lives as long as the socket: only this small frame and the peer. The head's parser, buffers and strings
+    // belong to AcceptAsync's frame, which is done (and collectable) once the socket is open (memory per peer).
+    private static async Task RunAcceptedAsync(ValueTask<PeerConnection?> accepted)
+    {
+        if (await accepted is { } peer)
+        {
+            await peer.RunAsync();
+        }
+    }
+
+    /// <summary>Reads the head: the open connection when it was a PeerJS upgrade, null when refused or passed on (handled).</summary>
+    private async ValueTask<PeerConnection?> AcceptAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
 
         var input = connection.Transport.Input;
         var started = Stopwatch.GetTimestamp();
@@ -79,11 +96,11 @@ public sealed class PeerJsUpgradeFastPath
                 {
                     // Kestrel's own request-headers timeout, applied to a head that never completed.
                     connection.Abort(new ConnectionAbortedException("Request headers timed out"));
-                    return;
+                    return null;
                 }
                 catch (IOException)
                 {
-                    return; // reset by the client before it said anything useful
+                    return null; // reset by the client before it said anything useful
                 }
 
                 var head = parser.Advance(read.Buffer, out request, out headLength);
@@ -103,7 +120,7 @@ public sealed class PeerJsUpgradeFastPath
                     }
 
                     await PassOnAsync(connection, next, read, examinedAll);
-                    return;
+                    return null;
                 }
 
                 break;
@@ -111,12 +128,7 @@ public sealed class PeerJsUpgradeFastPath
         }
 
         input.AdvanceTo(read.Buffer.GetPosition(headLength));
-        var peer = await HandleUpgradeAsync(connection, request!);
-        request = null; // not kept for the socket's lifetime
-        if (peer is not null)
-        {
-            await peer.RunAsync();
-        }
+        return await HandleUpgradeAsync(connection, request!);
     }
 
     private static Task PassOnAsync(ConnectionContext connection, ConnectionDelegate next, ReadResult read, bool examinedAll)
