@@ -36,31 +36,6 @@ public sealed class ClusterOptions
 }
 
 /// <summary>
-/// A name that travels in Redis keys, channels and HTTP headers: 1 to <see cref="MaxLength"/> characters of
-/// <c>A–Z a–z 0–9 . _ : -</c>; empty is allowed (the default applies) when <see cref="Optional"/>.
-/// </summary>
-[AttributeUsage(AttributeTargets.Property)]
-public sealed class WordAttribute(int maxLength) : Attribute
-{
-    public int MaxLength { get; } = maxLength;
-
-    public bool Optional { get; set; }
-
-    public string? Problem(string name, string? value)
-    {
-        if (string.IsNullOrEmpty(value) && Optional)
-        {
-            return null;
-        }
-
-        var ok = !string.IsNullOrEmpty(value) && value.Length <= MaxLength
-            && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
-        return ok ? null
-            : $"{name} must be 1 to {MaxLength} characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'{(Optional ? " (or empty for a random one)" : null)}, got '{Protocol.PeerIdRules.ForLog(value ?? string.Empty)}'";
-    }
-}
-
-/// <summary>
 /// Binds <c>Signaling:Cluster</c> with the configuration binder and checks each setting by its attribute, from the text
 /// the operator wrote (a lease of <c>abc</c> is reported, not defaulted). <see cref="Load"/> runs it before the host is
 /// built, so a bad value stops the service with one line per problem (exit 2), as for the other settings.
@@ -114,7 +89,13 @@ public sealed class ClusterOptionsValidator(IConfiguration configuration) : IVal
             {
                 if (section[property.Name] is { } text)
                 {
-                    property.SetValue(options, section.GetSection(property.Name).Get(property.PropertyType) ?? text);
+                    // The binder gives no value for empty text: a string setting takes it as written (the check
+                    // names an empty prefix), a number keeps its default (the check names the text).
+                    var value = section.GetSection(property.Name).Get(property.PropertyType);
+                    if (value is not null || property.PropertyType == typeof(string))
+                    {
+                        property.SetValue(options, value ?? text);
+                    }
                 }
             }
             catch (InvalidOperationException)

@@ -58,3 +58,28 @@ public sealed class AtLeastAttribute(string setting) : Attribute
 {
     public string Setting { get; } = setting;
 }
+
+/// <summary>
+/// A name that travels in Redis keys, channels and HTTP headers: 1 to <see cref="MaxLength"/> characters of
+/// <c>A–Z a–z 0–9 . _ : -</c>; empty is allowed (the default applies) when <see cref="Optional"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class WordAttribute(int maxLength) : Attribute
+{
+    public int MaxLength { get; } = maxLength;
+
+    public bool Optional { get; set; }
+
+    public string? Problem(string name, string? value)
+    {
+        if (string.IsNullOrEmpty(value) && Optional)
+        {
+            return null;
+        }
+
+        var ok = !string.IsNullOrEmpty(value) && value.Length <= MaxLength
+            && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
+        return ok ? null
+            : $"{name} must be 1 to {MaxLength} characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'{(Optional ? " (or empty for a random one)" : null)}, got '{Protocol.PeerIdRules.ForLog(value ?? string.Empty)}'";
+    }
+}

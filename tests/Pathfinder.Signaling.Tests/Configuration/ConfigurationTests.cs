@@ -171,6 +171,7 @@ public sealed partial class ConfigurationTests
         { "Signaling:MaxConnectionsPerIp", "many", "Signaling:MaxConnectionsPerIp must be a whole number of sockets ≥ 0 (0 = no limit), got 'many'" },
         { "Signaling:CorsOrigins:0", "https://*", "Signaling:CorsOrigins entry 'https://*' is not an origin: use scheme://host[:port] such as https://grafana.example.com or https://*.example.com, no path" },
         { "Signaling:Cluster:LeaseMilliseconds", "15s", "Signaling:Cluster:LeaseMilliseconds must be a whole number of milliseconds between 1000 and 86400000, got '15s'" },
+        { "Signaling:Cluster:LeaseMilliseconds", "", "Signaling:Cluster:LeaseMilliseconds must be a whole number of milliseconds between 1000 and 86400000, got ''" },
         { "Signaling:Cluster:LeaseMilliseconds", "500", "Signaling:Cluster:LeaseMilliseconds must be a whole number of milliseconds between 1000 and 86400000, got '500'" },
         { "Signaling:Cluster:KeyPrefix", "", "Signaling:Cluster:KeyPrefix must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-', got ''" },
         { "Signaling:Cluster:KeyPrefix", "team {a}", "Signaling:Cluster:KeyPrefix must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-', got 'team {a}'" },
