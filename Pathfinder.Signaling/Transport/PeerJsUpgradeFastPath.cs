@@ -75,7 +75,6 @@ public sealed class PeerJsUpgradeFastPath
     /// <summary>Reads the head: the open connection when it was a PeerJS upgrade, null when refused or passed on (handled).</summary>
     private async ValueTask<PeerConnection?> AcceptAsync(ConnectionContext connection, ConnectionDelegate next)
     {
-
         var input = connection.Transport.Input;
         var started = Stopwatch.GetTimestamp();
         var headTimeout = _kestrelLimits.RequestHeadersTimeout;
