@@ -39,6 +39,9 @@ internal static partial class ClusterLog
     [LoggerMessage(110, LogLevel.Information, "Backplane: Redis connection restored; re-registering local peers")]
     public static partial void ConnectionRestored(ILogger logger);
 
+    [LoggerMessage(112, LogLevel.Warning, "Backplane: loading the scripts into {Server} failed ({Reason}); each is loaded on its first call instead")]
+    public static partial void ScriptLoadFailed(ILogger logger, string server, string reason);
+
     [LoggerMessage(300, LogLevel.Information, "Backplane: replica {ReplicaId} is subscribed on {Topology}")]
     public static partial void Topology(ILogger logger, string replicaId, string topology);
 

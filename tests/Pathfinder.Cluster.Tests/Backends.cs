@@ -54,11 +54,15 @@ public sealed class Backends : IAsyncLifetime
     public async Task<ClusterUnderTest> StartAsync(string target, IDictionary<string, string?>? settings = null)
     {
         var (name, count) = (target.Split('/')[0], int.Parse(target.Split('/')[1], System.Globalization.CultureInfo.InvariantCulture));
-        if (name == "memory")
-        {
-            return await ClusterUnderTest.StartAsync(count, redis: null, settings);
-        }
+        return name == "memory"
+            ? await ClusterUnderTest.StartAsync(count, redis: null, settings)
+            : await ClusterUnderTest.StartAsync(count, await ConnectionAsync(target), settings);
+    }
 
+    /// <summary>The connection string of <paramref name="target"/>'s server (started on first use), for a look at what it holds.</summary>
+    public async Task<string> ConnectionAsync(string target)
+    {
+        var name = target.Split('/')[0];
         Task<(string Connection, IAsyncDisposable Server)> server;
         lock (_gate)
         {
@@ -68,7 +72,7 @@ public sealed class Backends : IAsyncLifetime
             }
         }
 
-        return await ClusterUnderTest.StartAsync(count, (await server).Connection, settings);
+        return (await server).Connection;
     }
 
     private static (string, IAsyncDisposable) Started<T>(T server, Func<T, string> connection)
