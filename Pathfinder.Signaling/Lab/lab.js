@@ -101,7 +101,7 @@
     whenOpen(conn).then(async () => {
       attendee.setupMs = now() - t;
       attendee.status = "joined";
-      conn.send({ type: "session_start", code: state.session.code, presenter: $("name").value.trim() || "Presenter", step: state.session.step, title: state.session.title, url: STEPS[state.session.step].url, steps: STEPS.length });
+      sendSessionStart(conn);
       note(`attendee ${conn.peer} joined; session_start sent`);
       render();
       attendee.replica = await replicaOf(conn.peer);
@@ -109,10 +109,17 @@
     }, (e) => { attendee.status = "failed"; note(`attendee ${conn.peer}: ${describe(e)}`); render(); });
   }
 
+  function sendSessionStart(conn) {
+    conn.send({ type: "session_start", code: state.session.code, presenter: $("name").value.trim() || "Presenter", step: state.session.step, title: state.session.title, url: STEPS[state.session.step].url, steps: STEPS.length });
+  }
+
   function onPresenterMessage(attendee, conn, message) {
     if (!message || typeof message.type !== "string") return;
     switch (message.type) {
       case "ping": conn.send({ type: "pong", t: message.t }); break;
+      // An attendee still waiting for session_start asks again (with each ping): a message sent the moment a data
+      // channel opens can be lost (seen in Chromium under load: the pongs arrived, the first session_start never did).
+      case "join": sendSessionStart(conn); return;
       case "pong": attendee.rttMs = now() - Number(message.t); break;
       case "hand_raise":
         attendee.hand = Boolean(message.raised);
@@ -232,6 +239,9 @@
       const targets = state.role === "presenter" ? [...conns.values()] : [presenterConn];
       for (const conn of targets) {
         if (conn && conn.open) conn.send({ type: "ping", t: now() });
+      }
+      if (state.role === "attendee" && !state.session.started && presenterConn && presenterConn.open) {
+        presenterConn.send({ type: "join" });
       }
     };
     ping();

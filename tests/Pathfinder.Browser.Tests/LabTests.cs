@@ -95,6 +95,40 @@ public sealed class LabTests(BrowserFixture browser, ITestOutputHelper output)
     }
 
     [Fact(Timeout = TestTimeout)]
+    public async Task An_attendee_whose_session_start_was_lost_asks_again_and_joins()
+    {
+        // A message sent the moment a data channel opens can be lost (Chromium under load: the attendee's pongs
+        // arrived, its first session_start never did). Here the presenter's tab drops its first session_start on the
+        // wire: the attendee must still join, by asking again.
+        await using var host = await SignalingTestHost.StartAsync();
+        var code = LabSupport.NewCode();
+        await using var presenter = await LabPage.OpenAsync(browser, host.HttpBase, "presenter", output);
+        await presenter.Page.EvaluateAsync("""
+            () => {
+              window.droppedSessionStarts = 0;
+              const send = RTCDataChannel.prototype.send;
+              RTCDataChannel.prototype.send = function (data) {
+                const text = typeof data === "string" ? data : new TextDecoder().decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+                if (window.droppedSessionStarts === 0 && text.includes('"session_start"')) {
+                  window.droppedSessionStarts++;
+                  return;
+                }
+                return send.call(this, data);
+              };
+            }
+            """);
+        await presenter.StartSessionAsync(code, name: "Ada (presenter)");
+        await presenter.WaitForAsync("s.me.status === 'open'", "the presenter's OPEN");
+
+        await using var attendee = await LabPage.OpenAsync(browser, host.HttpBase, "attendee", output, $"?role=attendee&code={code}");
+        await attendee.JoinSessionAsync(code, "Grace");
+        var joined = await attendee.WaitForAsync("s.session.started && s.session.step === 0", "session_start after the first was lost");
+        Assert.Equal("Ada (presenter)", joined.GetProperty("session").GetProperty("presenter").GetString());
+        Assert.Equal(1, await presenter.Page.EvaluateAsync<int>("() => window.droppedSessionStarts"));
+        await presenter.WaitForAsync("s.attendees.length === 1 && s.attendees[0].step === 0", "the attendee's acknowledgement");
+    }
+
+    [Fact(Timeout = TestTimeout)]
     public async Task The_self_test_runs_two_peers_through_the_service_and_reports_pass_with_timings()
     {
         await using var host = await SignalingTestHost.StartAsync(new Dictionary<string, string?> { ["Signaling:Cluster:ReplicaId"] = "replica-self" });
